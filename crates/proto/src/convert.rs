@@ -1,0 +1,284 @@
+//! Conversions between wire messages and domain types, with typed errors for malformed input.
+
+use crate::v1;
+use hypasis_gaps::Range;
+use hypasis_primitives::{
+    Address, B256, Bytes, Checkpoint, CheckpointSource, RawBlock, VerificationLevel,
+};
+
+/// A wire message that cannot become a domain value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConvertError {
+    /// A required field is missing.
+    #[error("missing field `{0}`")]
+    Missing(&'static str),
+    /// A fixed-size byte field has the wrong length.
+    #[error("field `{field}` must be {expected} bytes, got {found}")]
+    Length {
+        /// Field name.
+        field: &'static str,
+        /// Expected length.
+        expected: usize,
+        /// Length found.
+        found: usize,
+    },
+    /// A range with start > end.
+    #[error("field `{field}`: invalid range {start}..={end} (start > end)")]
+    Range {
+        /// Field name.
+        field: &'static str,
+        /// Start.
+        start: u64,
+        /// End.
+        end: u64,
+    },
+    /// An enum value that is unspecified or unknown.
+    #[error("field `{field}`: unknown or unspecified value {value}")]
+    Enum {
+        /// Field name.
+        field: &'static str,
+        /// Raw value.
+        value: i32,
+    },
+}
+
+impl From<ConvertError> for tonic::Status {
+    fn from(e: ConvertError) -> Self {
+        tonic::Status::invalid_argument(e.to_string())
+    }
+}
+
+/// Parses a 32-byte hash field.
+pub fn b256(field: &'static str, bytes: &[u8]) -> Result<B256, ConvertError> {
+    if bytes.len() != 32 {
+        return Err(ConvertError::Length {
+            field,
+            expected: 32,
+            found: bytes.len(),
+        });
+    }
+    Ok(B256::from_slice(bytes))
+}
+
+/// Parses a 20-byte address field.
+pub fn address(field: &'static str, bytes: &[u8]) -> Result<Address, ConvertError> {
+    if bytes.len() != 20 {
+        return Err(ConvertError::Length {
+            field,
+            expected: 20,
+            found: bytes.len(),
+        });
+    }
+    Ok(Address::from_slice(bytes))
+}
+
+/// Wire range to domain range, refusing start > end.
+pub fn range(field: &'static str, r: Option<&v1::BlockRange>) -> Result<Range, ConvertError> {
+    let r = r.ok_or(ConvertError::Missing(field))?;
+    Range::new(r.start, r.end).map_err(|_| ConvertError::Range {
+        field,
+        start: r.start,
+        end: r.end,
+    })
+}
+
+impl From<Range> for v1::BlockRange {
+    fn from(r: Range) -> Self {
+        Self {
+            start: r.start,
+            end: r.end,
+        }
+    }
+}
+
+impl From<&RawBlock> for v1::Block {
+    fn from(b: &RawBlock) -> Self {
+        Self {
+            number: b.number,
+            hash: b.hash.to_vec(),
+            header: b.header.to_vec(),
+            body: b.body.to_vec(),
+            receipts: b.receipts.to_vec(),
+        }
+    }
+}
+
+impl From<RawBlock> for v1::Block {
+    fn from(b: RawBlock) -> Self {
+        (&b).into()
+    }
+}
+
+impl TryFrom<v1::Block> for RawBlock {
+    type Error = ConvertError;
+    fn try_from(b: v1::Block) -> Result<Self, ConvertError> {
+        Ok(RawBlock {
+            number: b.number,
+            hash: b256("block.hash", &b.hash)?,
+            header: Bytes::from(b.header),
+            body: Bytes::from(b.body),
+            receipts: Bytes::from(b.receipts),
+        })
+    }
+}
+
+impl From<VerificationLevel> for v1::VerificationLevel {
+    fn from(l: VerificationLevel) -> Self {
+        match l {
+            VerificationLevel::Linked => Self::Linked,
+            VerificationLevel::CheckpointRoot => Self::CheckpointRoot,
+            VerificationLevel::Accumulator => Self::Accumulator,
+        }
+    }
+}
+
+/// Wire verification level to domain, refusing unspecified/unknown values.
+pub fn verification_level(
+    field: &'static str,
+    value: i32,
+) -> Result<VerificationLevel, ConvertError> {
+    match v1::VerificationLevel::try_from(value) {
+        Ok(v1::VerificationLevel::Linked) => Ok(VerificationLevel::Linked),
+        Ok(v1::VerificationLevel::CheckpointRoot) => Ok(VerificationLevel::CheckpointRoot),
+        Ok(v1::VerificationLevel::Accumulator) => Ok(VerificationLevel::Accumulator),
+        _ => Err(ConvertError::Enum { field, value }),
+    }
+}
+
+impl From<CheckpointSource> for v1::CheckpointSource {
+    fn from(s: CheckpointSource) -> Self {
+        match s {
+            CheckpointSource::L1RootChain => Self::L1RootChain,
+            CheckpointSource::Heimdall => Self::Heimdall,
+            CheckpointSource::Beacon => Self::Beacon,
+            CheckpointSource::Static => Self::Static,
+        }
+    }
+}
+
+/// Wire checkpoint source to domain.
+pub fn checkpoint_source(
+    field: &'static str,
+    value: i32,
+) -> Result<CheckpointSource, ConvertError> {
+    match v1::CheckpointSource::try_from(value) {
+        Ok(v1::CheckpointSource::L1RootChain) => Ok(CheckpointSource::L1RootChain),
+        Ok(v1::CheckpointSource::Heimdall) => Ok(CheckpointSource::Heimdall),
+        Ok(v1::CheckpointSource::Beacon) => Ok(CheckpointSource::Beacon),
+        Ok(v1::CheckpointSource::Static) => Ok(CheckpointSource::Static),
+        _ => Err(ConvertError::Enum { field, value }),
+    }
+}
+
+impl From<&Checkpoint> for v1::Checkpoint {
+    fn from(c: &Checkpoint) -> Self {
+        Self {
+            source: v1::CheckpointSource::from(c.source) as i32,
+            id: c.id,
+            range: Some(c.range.into()),
+            root_hash: if c.root.is_zero() {
+                Vec::new()
+            } else {
+                c.root.to_vec()
+            },
+            end_block_hash: c.end_block_hash.map(|h| h.to_vec()),
+            l1_tx_hash: c.l1_tx_hash.map(|h| h.to_vec()),
+            l1_block: c.l1_block,
+            proposer: c.proposer.map(|a| a.to_vec()),
+            created_at: c.created_at.map(|s| prost_types::Timestamp {
+                seconds: i64::try_from(s).unwrap_or(i64::MAX),
+                nanos: 0,
+            }),
+            verified_by: c
+                .verified_by
+                .iter()
+                .map(|s| v1::CheckpointSource::from(*s) as i32)
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<v1::Checkpoint> for Checkpoint {
+    type Error = ConvertError;
+    fn try_from(c: v1::Checkpoint) -> Result<Self, ConvertError> {
+        Ok(Checkpoint {
+            source: checkpoint_source("checkpoint.source", c.source)?,
+            id: c.id,
+            range: range("checkpoint.range", c.range.as_ref())?,
+            root: if c.root_hash.is_empty() {
+                B256::ZERO
+            } else {
+                b256("checkpoint.root_hash", &c.root_hash)?
+            },
+            end_block_hash: c
+                .end_block_hash
+                .map(|h| b256("checkpoint.end_block_hash", &h))
+                .transpose()?,
+            l1_tx_hash: c
+                .l1_tx_hash
+                .map(|h| b256("checkpoint.l1_tx_hash", &h))
+                .transpose()?,
+            l1_block: c.l1_block,
+            proposer: c
+                .proposer
+                .map(|a| address("checkpoint.proposer", &a))
+                .transpose()?,
+            created_at: c.created_at.map(|t| u64::try_from(t.seconds).unwrap_or(0)),
+            verified_by: c
+                .verified_by
+                .into_iter()
+                .map(|s| checkpoint_source("checkpoint.verified_by", s))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_round_trip() {
+        let cp = Checkpoint {
+            source: CheckpointSource::Heimdall,
+            id: 9693,
+            range: Range::new(100, 1379).unwrap(),
+            root: B256::repeat_byte(7),
+            end_block_hash: Some(B256::repeat_byte(8)),
+            l1_tx_hash: None,
+            l1_block: Some(5),
+            proposer: Some(Address::repeat_byte(1)),
+            created_at: Some(1_700_000_000),
+            verified_by: vec![CheckpointSource::Heimdall, CheckpointSource::L1RootChain],
+        };
+        let wire = v1::Checkpoint::from(&cp);
+        assert_eq!(Checkpoint::try_from(wire).unwrap(), cp);
+    }
+
+    #[test]
+    fn bad_wire_values_refused() {
+        assert_eq!(
+            range("r", Some(&v1::BlockRange { start: 5, end: 4 })),
+            Err(ConvertError::Range {
+                field: "r",
+                start: 5,
+                end: 4
+            })
+        );
+        assert!(matches!(
+            b256("h", &[0u8; 31]),
+            Err(ConvertError::Length {
+                expected: 32,
+                found: 31,
+                ..
+            })
+        ));
+        assert!(verification_level("l", 0).is_err());
+        assert!(verification_level("l", 99).is_err());
+        let block = v1::Block {
+            hash: vec![1, 2],
+            ..Default::default()
+        };
+        assert!(RawBlock::try_from(block).is_err());
+    }
+}

@@ -1,0 +1,275 @@
+//! gRPC plumbing shared by every Hypasis service.
+//!
+//! [`ServiceRuntime::serve`] runs a tonic server with:
+//! - mTLS (client certificate required, signed by the cluster CA) unless `--insecure`, which logs a
+//!   warning;
+//! - gRPC reflection (v1 and v1alpha, so `grpcurl`/`buf curl` can `list` and `describe`);
+//! - gRPC health (`grpc.health.v1.Health`), reporting the service `SERVING` or `NOT_SERVING`;
+//! - the request span/metrics layer and a Prometheus `/metrics` endpoint;
+//! - graceful shutdown on SIGTERM/SIGINT: stop accepting, finish in-flight requests, return.
+//!
+//! [`client_channel`] dials another service with the same TLS settings.
+
+use hypasis_config::{CommonConfig, TlsMode};
+use hypasis_telemetry::{GrpcLayer, Metrics};
+use hypasis_tls::TlsFiles;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tonic::service::Routes;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+pub use tonic_health;
+
+/// Server start-up failures (local faults: fix configuration or free the port).
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// TLS files missing or invalid.
+    #[error("TLS: {0}")]
+    Tls(#[from] hypasis_tls::TlsError),
+    /// Telemetry/metrics set-up failed.
+    #[error(transparent)]
+    Telemetry(#[from] hypasis_telemetry::TelemetryError),
+    /// The gRPC address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The transport failed.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection service could not be built.
+    #[error("reflection: {0}")]
+    Reflection(String),
+    /// A client endpoint URL is invalid.
+    #[error("invalid endpoint `{url}`: {message}")]
+    Endpoint {
+        /// URL.
+        url: String,
+        /// Reason.
+        message: String,
+    },
+}
+
+/// What a running service needs from the plumbing.
+#[derive(Debug, Clone)]
+pub struct ServiceRuntime {
+    /// Short service name: `store`, `scheduler`, `fetcher`, `validator`, `checkpoint`. Also the
+    /// name of its certificate in the TLS directory.
+    pub name: &'static str,
+    /// Fully qualified gRPC service name reported by health (e.g. `hypasis.v1.Store`).
+    pub grpc_service: &'static str,
+    /// Merged common settings.
+    pub config: CommonConfig,
+    /// The process's metrics registry.
+    pub metrics: Metrics,
+    /// Health reporter (services flip their status with it).
+    pub health: HealthReporter,
+    health_service:
+        tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
+    /// Largest request/response message accepted, in bytes.
+    pub max_message_bytes: usize,
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot install SIGTERM handler; only Ctrl-C stops the service");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received, shutting down gracefully"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, shutting down gracefully"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+impl ServiceRuntime {
+    /// Builds the runtime for service `name` (metrics registry, health reporter).
+    pub fn new(
+        name: &'static str,
+        grpc_service: &'static str,
+        config: CommonConfig,
+    ) -> Result<Self, ServerError> {
+        let metrics = Metrics::new(&format!("hypasis-{name}"))?;
+        let health = HealthReporter::new();
+        let health_service = tonic_health::pb::health_server::HealthServer::new(
+            tonic_health::server::HealthService::from_health_reporter(health.clone()),
+        );
+        Ok(Self {
+            name,
+            grpc_service,
+            config,
+            metrics,
+            health,
+            health_service,
+            max_message_bytes: 64 * 1024 * 1024,
+        })
+    }
+
+    /// Sets the health status of this runtime's gRPC service and of the server as a whole (`""`).
+    pub async fn set_serving(&self, serving: bool) {
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.health
+            .set_service_status(self.grpc_service, status)
+            .await;
+        self.health.set_service_status("", status).await;
+    }
+
+    /// Serves `routes` plus health and reflection until `shutdown` resolves, then drains in-flight
+    /// requests and returns. Binds the metrics endpoint first.
+    pub async fn serve(
+        self,
+        routes: Routes,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut metrics_stop = stop_rx.clone();
+        let (metrics_addr, metrics_task) = hypasis_telemetry::serve_metrics(
+            self.config.metrics_listen,
+            self.metrics.clone(),
+            async move {
+                let _ = metrics_stop.wait_for(|s| *s).await;
+            },
+        )
+        .await?;
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(hypasis_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(self.grpc_service)
+            .with_service_name("grpc.health.v1.Health")
+            .build_v1()
+            .map_err(|e| ServerError::Reflection(e.to_string()))?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(hypasis_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(self.grpc_service)
+            .with_service_name("grpc.health.v1.Health")
+            .build_v1alpha()
+            .map_err(|e| ServerError::Reflection(e.to_string()))?;
+
+        let mut builder = Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .timeout(Duration::from_secs(300));
+        match &self.config.tls {
+            TlsMode::Mutual(dir) => {
+                let tls = TlsFiles::in_dir(dir, self.name).server_config()?;
+                builder = builder.tls_config(tls)?;
+            }
+            TlsMode::Insecure => {
+                tracing::warn!(
+                    service = self.name,
+                    "serving PLAINTEXT gRPC (--insecure): no encryption, no client authentication; use --tls-dir outside local tests"
+                );
+            }
+        }
+        let listener = tokio::net::TcpListener::bind(self.config.listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: self.config.listen,
+                source,
+            })?;
+        let bound = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: self.config.listen,
+            source,
+        })?;
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let tls = matches!(self.config.tls, TlsMode::Mutual(_));
+        tracing::info!(service = self.name, grpc = %bound, metrics = %metrics_addr, mtls = tls, "service listening");
+
+        let routes = routes
+            .add_service(self.health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+        let result = builder
+            .layer(GrpcLayer::new(self.name, self.metrics.clone()))
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await;
+        let _ = stop_tx.send(true);
+        let _ = metrics_task.await;
+        tracing::info!(service = self.name, "stopped");
+        result.map_err(ServerError::from)
+    }
+}
+
+/// Dials `url` (e.g. `https://127.0.0.1:7001`, or `http://...` with [`TlsMode::Insecure`]) as the
+/// client `client_name` (its certificate in the TLS directory), expecting the server certificate to
+/// name `server_name`.
+pub async fn client_channel(
+    url: &str,
+    tls: &TlsMode,
+    client_name: &str,
+    server_name: &str,
+) -> Result<Channel, ServerError> {
+    let bad = |message: String| ServerError::Endpoint {
+        url: url.into(),
+        message,
+    };
+    let mut endpoint = Endpoint::from_shared(url.to_string())
+        .map_err(|e| bad(e.to_string()))?
+        .connect_timeout(Duration::from_secs(10))
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_while_idle(true);
+    match tls {
+        TlsMode::Mutual(dir) => {
+            if !url.starts_with("https://") {
+                return Err(bad("mTLS needs an https:// URL".into()));
+            }
+            endpoint = endpoint
+                .tls_config(TlsFiles::in_dir(dir, client_name).client_config(server_name)?)?;
+        }
+        TlsMode::Insecure => {
+            if !url.starts_with("http://") {
+                return Err(bad("--insecure needs an http:// URL".into()));
+            }
+        }
+    }
+    Ok(endpoint.connect().await?)
+}
+
+/// Maps the config's log format to the telemetry one.
+pub fn log_format(f: hypasis_config::LogFormat) -> hypasis_telemetry::LogFormat {
+    match f {
+        hypasis_config::LogFormat::Text => hypasis_telemetry::LogFormat::Text,
+        hypasis_config::LogFormat::Json => hypasis_telemetry::LogFormat::Json,
+    }
+}
+
+/// Runs a service whose API is not implemented in this build yet: the plumbing (mTLS,
+/// reflection, health, metrics, graceful shutdown) runs, health reports the service
+/// `NOT_SERVING`, and calls to its API return `UNIMPLEMENTED`. Used by the service binaries whose
+/// issue has not landed, so deployments and probes can be exercised end to end meanwhile.
+pub async fn serve_not_yet_implemented(
+    rt: ServiceRuntime,
+    lands_with: &str,
+) -> Result<(), ServerError> {
+    tracing::warn!(
+        service = rt.grpc_service,
+        "this build does not implement the {} API yet ({lands_with}); serving health (NOT_SERVING), reflection and metrics only",
+        rt.grpc_service
+    );
+    rt.set_serving(false).await;
+    rt.serve(Routes::default(), shutdown_signal()).await
+}

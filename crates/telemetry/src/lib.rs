@@ -1,0 +1,214 @@
+//! Telemetry for every Hypasis process.
+//!
+//! - [`init`]: structured logs (text or JSON) filtered by `RUST_LOG`, plus OTLP/gRPC span export
+//!   when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (W3C trace-context propagation installed).
+//! - [`Metrics`]: the process's Prometheus registry with the gRPC request metrics, served on
+//!   `/metrics` by [`serve_metrics`].
+//! - [`GrpcLayer`]: a tower layer that gives every gRPC request a server span (joined to the
+//!   caller's trace through the `traceparent` header) and records its latency and status code.
+
+mod layer;
+
+pub use layer::{GrpcLayer, GrpcService};
+
+use opentelemetry::trace::TracerProvider as _;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use std::net::SocketAddr;
+use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+
+/// Telemetry set-up failures (local configuration faults).
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The OTLP exporter could not be built.
+    #[error("OTLP exporter: {0}")]
+    Otlp(String),
+    /// The metrics endpoint could not bind.
+    #[error("metrics endpoint {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// A metric could not be registered (duplicate name).
+    #[error("metric registration: {0}")]
+    Prometheus(#[from] prometheus::Error),
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Keeps the OTLP pipeline alive; flushes spans on drop.
+#[derive(Debug, Default)]
+pub struct TelemetryGuard {
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.provider.take() {
+            let _ = p.shutdown();
+        }
+    }
+}
+
+/// Installs the global subscriber for `service` (e.g. `hypasis-store`).
+///
+/// OTLP export is enabled when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-specific variable)
+/// is set; the exporter reads the standard `OTEL_*` variables.
+pub fn init(service: &str, format: LogFormat) -> Result<TelemetryGuard, TelemetryError> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let otlp_enabled = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+        || std::env::var_os("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
+    let mut guard = TelemetryGuard::default();
+    let otel_layer = if otlp_enabled {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+            .map_err(|e| TelemetryError::Otlp(e.to_string()))?;
+        let resource = opentelemetry_sdk::Resource::builder()
+            .with_service_name(service.to_string())
+            .build();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(resource)
+            .build();
+        let tracer = provider.tracer(service.to_string());
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        guard.provider = Some(provider);
+        Some(tracing_opentelemetry::layer().with_tracer(tracer))
+    } else {
+        None
+    };
+    let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
+    let result = match format {
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_target(true))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true),
+            )
+            .try_init(),
+    };
+    if result.is_err() {
+        // A subscriber is already installed (tests, or a second service in one process).
+        tracing::debug!("global tracing subscriber already installed");
+    }
+    if otlp_enabled {
+        tracing::info!(service, "exporting traces over OTLP");
+    }
+    Ok(guard)
+}
+
+/// The Prometheus registry of a process and the gRPC metrics every server records.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    /// Registry served on `/metrics`; services register their own metrics here.
+    pub registry: Registry,
+    /// `hypasis_grpc_requests_total{service,method,code}`.
+    pub grpc_requests: IntCounterVec,
+    /// `hypasis_grpc_request_duration_seconds{service,method}`.
+    pub grpc_latency: HistogramVec,
+}
+
+impl Metrics {
+    /// A registry with the gRPC metrics registered and `service` as a constant label.
+    pub fn new(service: &str) -> Result<Self, TelemetryError> {
+        let registry = Registry::new_custom(
+            None,
+            Some(
+                [("process".to_string(), service.to_string())]
+                    .into_iter()
+                    .collect(),
+            ),
+        )?;
+        let grpc_requests = IntCounterVec::new(
+            Opts::new(
+                "hypasis_grpc_requests_total",
+                "gRPC requests handled, by method and status code",
+            ),
+            &["service", "method", "code"],
+        )?;
+        let grpc_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "hypasis_grpc_request_duration_seconds",
+                "gRPC request latency (until the response headers)",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ]),
+            &["service", "method"],
+        )?;
+        registry.register(Box::new(grpc_requests.clone()))?;
+        registry.register(Box::new(grpc_latency.clone()))?;
+        Ok(Self {
+            registry,
+            grpc_requests,
+            grpc_latency,
+        })
+    }
+
+    /// Renders the registry in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let encoder = prometheus::TextEncoder::new();
+        if let Err(e) = encoder.encode_utf8(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        out
+    }
+}
+
+/// Binds `addr` and serves `GET /metrics` (Prometheus text format) and `GET /healthz` until
+/// `shutdown` resolves. Returns the bound address (useful with port 0) and the server task.
+pub async fn serve_metrics(
+    addr: SocketAddr,
+    metrics: Metrics,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), TelemetryError> {
+    use axum::{Router, routing::get};
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| TelemetryError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| TelemetryError::Bind { addr, source })?;
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let m = metrics.clone();
+                async move {
+                    (
+                        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        m.render(),
+                    )
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }));
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "metrics endpoint failed");
+        }
+    });
+    tracing::info!(%bound, "serving Prometheus metrics on /metrics");
+    Ok((bound, task))
+}

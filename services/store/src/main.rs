@@ -1,0 +1,136 @@
+//! `hypasis-store`: the store service.
+//!
+//! Serves `hypasis.v1.Store` over mTLS gRPC from the embedded redb backend (`--data-dir`) or,
+//! when built with `--features fdb`, from FoundationDB (`--backend fdb`).
+
+use anyhow::Context;
+use clap::Parser;
+use hypasis_config::CommonArgs;
+use hypasis_server::ServiceRuntime;
+use hypasis_storage_api::BlockStorage;
+use hypasis_store_server::{StoreMetrics, StoreService};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Storage backend choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    /// Embedded redb database in --data-dir (the default; one machine).
+    Redb,
+    /// FoundationDB cluster (needs a build with --features fdb and libfdb_c).
+    Fdb,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hypasis-store",
+    version,
+    about = "Hypasis store service: verified chain history, gaps, checkpoints and scheduler state"
+)]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Directory of the embedded database (`blocks.redb` inside it).
+    #[arg(long, env = "HYPASIS_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Storage backend.
+    #[arg(long, env = "HYPASIS_BACKEND", value_enum)]
+    backend: Option<Backend>,
+    /// FoundationDB cluster file (backend fdb); default: the client library's default.
+    #[arg(long, env = "FDB_CLUSTER_FILE", value_name = "FILE")]
+    fdb_cluster_file: Option<PathBuf>,
+    /// Chain name used as the FoundationDB subspace (backend fdb).
+    #[arg(long, env = "HYPASIS_CHAIN", default_value = "mainnet")]
+    chain: String,
+}
+
+const SERVICE_KEYS: [&str; 4] = ["data_dir", "backend", "fdb_cluster_file", "chain"];
+
+fn open_storage(
+    args: &Args,
+    file: &hypasis_config::ConfigFile,
+) -> anyhow::Result<Arc<dyn BlockStorage>> {
+    let backend = match args.backend {
+        Some(b) => b,
+        None => match file.get::<String>("backend")?.as_deref() {
+            None | Some("redb") => Backend::Redb,
+            Some("fdb") => Backend::Fdb,
+            Some(other) => anyhow::bail!(
+                "config key `backend`: unknown backend `{other}` (expected redb or fdb)"
+            ),
+        },
+    };
+    match backend {
+        Backend::Redb => {
+            let dir = match &args.data_dir {
+                Some(d) => d.clone(),
+                None => file
+                    .get::<String>("data_dir")?
+                    .map(PathBuf::from)
+                    .context("--data-dir DIR is required for the embedded backend")?,
+            };
+            let path = dir.join("blocks.redb");
+            let storage = hypasis_storage_redb::RedbStorage::open(&path)
+                .with_context(|| format!("opening embedded store {}", path.display()))?;
+            tracing::info!(path = %path.display(), "embedded redb store open");
+            Ok(Arc::new(storage))
+        }
+        Backend::Fdb => open_fdb(args, file),
+    }
+}
+
+#[cfg(feature = "fdb")]
+fn open_fdb(
+    args: &Args,
+    file: &hypasis_config::ConfigFile,
+) -> anyhow::Result<Arc<dyn BlockStorage>> {
+    let cluster = match &args.fdb_cluster_file {
+        Some(p) => Some(p.clone()),
+        None => file.get::<String>("fdb_cluster_file")?.map(PathBuf::from),
+    };
+    let cluster = cluster.as_ref().map(|p| p.to_string_lossy().into_owned());
+    let storage = hypasis_storage_fdb::FdbStorage::open(cluster.as_deref(), &args.chain)
+        .context("opening FoundationDB store")?;
+    tracing::info!(chain = %args.chain, "FoundationDB store open");
+    Ok(Arc::new(storage))
+}
+
+#[cfg(not(feature = "fdb"))]
+fn open_fdb(
+    _args: &Args,
+    _file: &hypasis_config::ConfigFile,
+) -> anyhow::Result<Arc<dyn BlockStorage>> {
+    anyhow::bail!(
+        "this hypasis-store was built without FoundationDB support; rebuild with `--features fdb` (needs libfdb_c)"
+    )
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let file = args.common.load_file(&SERVICE_KEYS)?;
+    let config = args.common.resolve(
+        &file,
+        SocketAddr::from(([127, 0, 0, 1], 7001)),
+        SocketAddr::from(([127, 0, 0, 1], 9101)),
+    )?;
+    let format = hypasis_server::log_format(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let _telemetry = hypasis_telemetry::init("hypasis-store", format)?;
+        let storage = open_storage(&args, &file)?;
+        let rt = ServiceRuntime::new("store", hypasis_proto::service_names::STORE, config)?;
+        let metrics = StoreMetrics::register(&rt.metrics.registry)?;
+        let service = StoreService::new(storage, metrics);
+        service
+            .refresh_gauges()
+            .await
+            .context("reading store statistics")?;
+        let routes = tonic::service::Routes::new(service.into_server(rt.max_message_bytes));
+        rt.set_serving(true).await;
+        rt.serve(routes, hypasis_server::shutdown_signal()).await?;
+        Ok(())
+    })
+}
