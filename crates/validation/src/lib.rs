@@ -1,0 +1,1 @@
+//! Validation of headers, bodies and receipts.
