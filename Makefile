@@ -38,7 +38,7 @@ clippy:
 # its contract suite runs when FDB_CLUSTER_FILE is set.
 fdb-check:
 	$(CARGO) check -p hypasis-storage-fdb --features fdb
-	$(CARGO) clippy -p hypasis-storage-fdb --features fdb --all-targets -- -D warnings
+	$(CARGO) clippy -p hypasis-storage-fdb -p hypasis-store --features fdb --all-targets -- -D warnings
 
 lint: fmt clippy fdb-check
 

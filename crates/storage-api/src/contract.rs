@@ -2,7 +2,7 @@
 //!
 //! Every [`BlockStorage`] backend runs the same cases against fresh, empty stores, so the
 //! embedded and the FoundationDB backends cannot drift apart. A backend either runs all cases in
-//! one test with [`run_all`], or gets one `#[tokio::test]` per case with [`contract_suite!`]:
+//! one test with [`run_all`], or gets one `#[tokio::test]` per case with [`contract_suite!`](crate::contract_suite):
 //!
 //! ```ignore
 //! async fn fresh() -> (MyStorage, tempfile::TempDir) { /* an empty store + its guard */ }

@@ -47,11 +47,8 @@ struct Args {
 
 const SERVICE_KEYS: [&str; 4] = ["data_dir", "backend", "fdb_cluster_file", "chain"];
 
-fn open_storage(
-    args: &Args,
-    file: &hypasis_config::ConfigFile,
-) -> anyhow::Result<Arc<dyn BlockStorage>> {
-    let backend = match args.backend {
+fn backend(args: &Args, file: &hypasis_config::ConfigFile) -> anyhow::Result<Backend> {
+    Ok(match args.backend {
         Some(b) => b,
         None => match file.get::<String>("backend")?.as_deref() {
             None | Some("redb") => Backend::Redb,
@@ -60,8 +57,14 @@ fn open_storage(
                 "config key `backend`: unknown backend `{other}` (expected redb or fdb)"
             ),
         },
-    };
-    match backend {
+    })
+}
+
+async fn open_storage(
+    args: &Args,
+    file: &hypasis_config::ConfigFile,
+) -> anyhow::Result<Arc<dyn BlockStorage>> {
+    match backend(args, file)? {
         Backend::Redb => {
             let dir = match &args.data_dir {
                 Some(d) => d.clone(),
@@ -71,17 +74,21 @@ fn open_storage(
                     .context("--data-dir DIR is required for the embedded backend")?,
             };
             let path = dir.join("blocks.redb");
-            let storage = hypasis_storage_redb::RedbStorage::open(&path)
-                .with_context(|| format!("opening embedded store {}", path.display()))?;
+            let storage = tokio::task::spawn_blocking({
+                let path = path.clone();
+                move || hypasis_storage_redb::RedbStorage::open(path)
+            })
+            .await?
+            .with_context(|| format!("opening embedded store {}", path.display()))?;
             tracing::info!(path = %path.display(), "embedded redb store open");
             Ok(Arc::new(storage))
         }
-        Backend::Fdb => open_fdb(args, file),
+        Backend::Fdb => open_fdb(args, file).await,
     }
 }
 
 #[cfg(feature = "fdb")]
-fn open_fdb(
+async fn open_fdb(
     args: &Args,
     file: &hypasis_config::ConfigFile,
 ) -> anyhow::Result<Arc<dyn BlockStorage>> {
@@ -91,19 +98,43 @@ fn open_fdb(
     };
     let cluster = cluster.as_ref().map(|p| p.to_string_lossy().into_owned());
     let storage = hypasis_storage_fdb::FdbStorage::open(cluster.as_deref(), &args.chain)
+        .await
         .context("opening FoundationDB store")?;
     tracing::info!(chain = %args.chain, "FoundationDB store open");
     Ok(Arc::new(storage))
 }
 
 #[cfg(not(feature = "fdb"))]
-fn open_fdb(
+async fn open_fdb(
     _args: &Args,
     _file: &hypasis_config::ConfigFile,
 ) -> anyhow::Result<Arc<dyn BlockStorage>> {
     anyhow::bail!(
         "this hypasis-store was built without FoundationDB support; rebuild with `--features fdb` (needs libfdb_c)"
     )
+}
+
+/// Starts the FoundationDB client network when the fdb backend is selected. The guard lives in
+/// `main` and is dropped after the tokio runtime (and with it every `FdbStorage`).
+#[cfg(feature = "fdb")]
+fn boot_fdb(
+    args: &Args,
+    file: &hypasis_config::ConfigFile,
+) -> anyhow::Result<Option<hypasis_storage_fdb::FdbNetwork>> {
+    if backend(args, file)? != Backend::Fdb {
+        return Ok(None);
+    }
+    // SAFETY: `main` holds the guard until after the runtime is dropped and never leaks it; the
+    // process exits by returning from `main`, not through `std::process::exit`.
+    #[allow(unsafe_code)]
+    let network =
+        unsafe { hypasis_storage_fdb::boot() }.context("starting the FoundationDB client")?;
+    Ok(Some(network))
+}
+
+#[cfg(not(feature = "fdb"))]
+fn boot_fdb(_args: &Args, _file: &hypasis_config::ConfigFile) -> anyhow::Result<Option<()>> {
+    Ok(None)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -115,12 +146,13 @@ fn main() -> anyhow::Result<()> {
         SocketAddr::from(([127, 0, 0, 1], 9101)),
     )?;
     let format = hypasis_server::log_format(config.log_format);
+    let _fdb_network = boot_fdb(&args, &file)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let _telemetry = hypasis_telemetry::init("hypasis-store", format)?;
-        let storage = open_storage(&args, &file)?;
+        let storage = open_storage(&args, &file).await?;
         let rt = ServiceRuntime::new("store", hypasis_proto::service_names::STORE, config)?;
         let metrics = StoreMetrics::register(&rt.metrics.registry)?;
         let service = StoreService::new(storage, metrics);
@@ -132,5 +164,8 @@ fn main() -> anyhow::Result<()> {
         rt.set_serving(true).await;
         rt.serve(routes, hypasis_server::shutdown_signal()).await?;
         Ok(())
-    })
+    });
+    // Drop the runtime (and every storage handle) before the FoundationDB network guard.
+    drop(runtime);
+    result
 }
