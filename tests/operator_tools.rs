@@ -20,11 +20,18 @@ fn buf() -> PathBuf {
 
 fn buf_curl(certs: &Path, with_client_cert: bool, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(buf());
-    cmd.args(["curl", "--protocol", "grpc", "--cacert"]).arg(certs.join("ca.pem"));
+    cmd.args(["curl", "--protocol", "grpc", "--cacert"])
+        .arg(certs.join("ca.pem"));
     if with_client_cert {
-        cmd.arg("--cert").arg(certs.join("admin.pem")).arg("--key").arg(certs.join("admin.key"));
+        cmd.arg("--cert")
+            .arg(certs.join("admin.pem"))
+            .arg("--key")
+            .arg(certs.join("admin.key"));
     }
-    cmd.args(args).stdin(Stdio::null()).output().expect("run buf curl")
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run buf curl")
 }
 
 fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
@@ -43,7 +50,13 @@ fn grpcurl_compatible_client_lists_and_calls_with_admin_cert_only() {
     let (grpc, metrics) = (free_addr(), free_addr());
     let mut cmd = Command::new(bin("hypasis-store"));
     cmd.arg("--data-dir").arg(tmp.path().join("d"));
-    cmd.args(["--listen", &grpc.to_string(), "--metrics-listen", &metrics.to_string(), "--tls-dir"]);
+    cmd.args([
+        "--listen",
+        &grpc.to_string(),
+        "--metrics-listen",
+        &metrics.to_string(),
+        "--tls-dir",
+    ]);
     cmd.arg(&certs);
     let _store = ChildGuard::spawn(cmd, &tmp.path().join("store.log"));
     let url = format!("https://{grpc}");
@@ -57,28 +70,51 @@ fn grpcurl_compatible_client_lists_and_calls_with_admin_cert_only() {
         },
         "the store to answer reflection",
     );
-    assert!(listed.lines().any(|l| l.trim() == "hypasis.v1.Store"), "{listed}");
-    assert!(listed.lines().any(|l| l.trim() == "grpc.health.v1.Health"), "{listed}");
+    assert!(
+        listed.lines().any(|l| l.trim() == "hypasis.v1.Store"),
+        "{listed}"
+    );
+    assert!(
+        listed.lines().any(|l| l.trim() == "grpc.health.v1.Health"),
+        "{listed}"
+    );
 
     let methods = buf_curl(&certs, true, &["--list-methods", &url]);
     let methods = String::from_utf8_lossy(&methods.stdout);
     for m in ["PutBatch", "GetBlocks", "GetRanges", "GetStats"] {
-        assert!(methods.contains(&format!("hypasis.v1.Store/{m}")), "{methods}");
+        assert!(
+            methods.contains(&format!("hypasis.v1.Store/{m}")),
+            "{methods}"
+        );
     }
 
-    let stats = buf_curl(&certs, true, &["-d", "{}", &format!("{url}/hypasis.v1.Store/GetStats")]);
-    assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    let stats = buf_curl(
+        &certs,
+        true,
+        &["-d", "{}", &format!("{url}/hypasis.v1.Store/GetStats")],
+    );
+    assert!(
+        stats.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
     assert!(String::from_utf8_lossy(&stats.stdout).contains("\"backend\": \"redb\""));
 
     let refused = buf_curl(&certs, false, &["--list-services", &url]);
-    assert!(!refused.status.success(), "a client without certificate must be refused");
+    assert!(
+        !refused.status.success(),
+        "a client without certificate must be refused"
+    );
 }
 
 #[test]
 fn request_spans_are_exported_over_otlp() {
     let receiver_script = repo_root().join("tests/tools/otlp_receiver.py");
     let probe = Command::new("python3")
-        .args(["-c", "import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc"])
+        .args([
+            "-c",
+            "import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc",
+        ])
         .status()
         .expect("python3");
     assert!(
@@ -96,32 +132,68 @@ fn request_spans_are_exported_over_otlp() {
         .spawn()
         .expect("start OTLP receiver");
     let mut first = String::new();
-    std::io::BufReader::new(receiver.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let endpoint = first.trim().strip_prefix("listening on ").expect("receiver banner").to_string();
-    let _receiver = ChildGuard { child: receiver, log: tmp.path().join("none") };
+    std::io::BufReader::new(receiver.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let endpoint = first
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("receiver banner")
+        .to_string();
+    let _receiver = ChildGuard {
+        child: receiver,
+        log: tmp.path().join("none"),
+    };
 
     let certs = tmp.path().join("certs");
     generate_certs(&certs);
     let (grpc, metrics) = (free_addr(), free_addr());
     let mut cmd = Command::new(bin("hypasis-store"));
     cmd.arg("--data-dir").arg(tmp.path().join("d"));
-    cmd.args(["--listen", &grpc.to_string(), "--metrics-listen", &metrics.to_string(), "--tls-dir"]);
-    cmd.arg(&certs).env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{endpoint}"));
+    cmd.args([
+        "--listen",
+        &grpc.to_string(),
+        "--metrics-listen",
+        &metrics.to_string(),
+        "--tls-dir",
+    ]);
+    cmd.arg(&certs)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{endpoint}"));
     let mut store = ChildGuard::spawn(cmd, &tmp.path().join("store.log"));
     let url = format!("https://{grpc}");
     wait_for(
-        || buf_curl(&certs, true, &["-d", "{}", &format!("{url}/hypasis.v1.Store/GetStats")]).status.success(),
+        || {
+            buf_curl(
+                &certs,
+                true,
+                &["-d", "{}", &format!("{url}/hypasis.v1.Store/GetStats")],
+            )
+            .status
+            .success()
+        },
         "the store to answer GetStats",
     );
     // Graceful shutdown flushes the batch span processor.
     store.signal("TERM");
-    assert!(store.wait_timeout(Duration::from_secs(15)).is_some_and(|s| s.success()), "{}", store.log_text());
+    assert!(
+        store
+            .wait_timeout(Duration::from_secs(15))
+            .is_some_and(|s| s.success()),
+        "{}",
+        store.log_text()
+    );
     wait_for(
-        || std::fs::read_to_string(&spans_file).is_ok_and(|s| s.contains("hypasis.v1.Store/GetStats")),
+        || {
+            std::fs::read_to_string(&spans_file)
+                .is_ok_and(|s| s.contains("hypasis.v1.Store/GetStats"))
+        },
         "the GetStats span at the OTLP receiver",
     );
     let spans = std::fs::read_to_string(&spans_file).unwrap();
-    let span = spans.lines().find(|l| l.contains("hypasis.v1.Store/GetStats")).unwrap();
+    let span = spans
+        .lines()
+        .find(|l| l.contains("hypasis.v1.Store/GetStats"))
+        .unwrap();
     assert!(span.contains("\"service\": \"hypasis-store\""), "{span}");
     assert!(span.contains("\"rpc.method\": \"GetStats\""), "{span}");
 }

@@ -111,3 +111,38 @@ pub fn generate_certs(dir: &Path) {
         .expect("run hypasis certs generate");
     assert!(status.success(), "hypasis certs generate failed");
 }
+
+/// Spawns `cmd` with stdout to `<log>.stdout` and stderr to `log`, and waits (at most
+/// `timeout`) for the first complete stdout line, which it returns (e.g. an `enode://` URL).
+pub fn spawn_first_line(mut cmd: Command, log: &Path, timeout: Duration) -> (ChildGuard, String) {
+    let out_path = log.with_extension("stdout");
+    let out = std::fs::File::create(&out_path).expect("stdout file");
+    let err = std::fs::File::create(log).expect("log file");
+    cmd.stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .stdin(Stdio::null());
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut guard = ChildGuard {
+        child,
+        log: log.to_path_buf(),
+    };
+    let deadline = Instant::now() + timeout;
+    loop {
+        let text = std::fs::read_to_string(&out_path).unwrap_or_default();
+        if let Some((line, _)) = text.split_once('\n') {
+            return (guard, line.trim().to_string());
+        }
+        if let Some(status) = guard.child.try_wait().expect("try_wait") {
+            panic!(
+                "{cmd:?} exited with {status} before printing a line; log:\n{}",
+                guard.log_text()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{cmd:?} printed no line within {timeout:?}; log:\n{}",
+            guard.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -157,10 +157,13 @@ pub type StorageResult<T> = Result<T, StorageError>;
 /// each block's integrity, parent-hash linkage inside the batch. Returns the decoded parent hash
 /// of the first block and the batch range.
 pub fn check_batch(batch: &BlockBatch) -> StorageResult<(B256, Range)> {
-    let first = batch.blocks.first().ok_or_else(|| StorageError::NotContiguous {
-        number: 0,
-        reason: "empty batch".into(),
-    })?;
+    let first = batch
+        .blocks
+        .first()
+        .ok_or_else(|| StorageError::NotContiguous {
+            number: 0,
+            reason: "empty batch".into(),
+        })?;
     let mut first_parent = B256::ZERO;
     let mut prev: Option<&RawBlock> = None;
     for block in &batch.blocks {
@@ -187,7 +190,13 @@ pub fn check_batch(batch: &BlockBatch) -> StorageResult<(B256, Range)> {
         prev = Some(block);
     }
     let last = prev.expect("non-empty");
-    Ok((first_parent, Range { start: first.number, end: last.number }))
+    Ok((
+        first_parent,
+        Range {
+            start: first.number,
+            end: last.number,
+        },
+    ))
 }
 
 /// Checks a new checkpoint against the stored latest one: ids and ranges only move forward,
@@ -279,7 +288,8 @@ pub trait BlockStorage: Send + Sync + std::fmt::Debug + 'static {
     async fn latest_checkpoint(&self) -> StorageResult<Option<Checkpoint>>;
 
     /// Checkpoints with ids in `from..=to`, ascending, at most `limit`.
-    async fn checkpoints(&self, from: u64, to: u64, limit: usize) -> StorageResult<Vec<Checkpoint>>;
+    async fn checkpoints(&self, from: u64, to: u64, limit: usize)
+    -> StorageResult<Vec<Checkpoint>>;
 
     /// Applies a scheduler delta atomically, refusing a stale term.
     async fn commit_scheduler(&self, delta: &SchedulerDelta) -> StorageResult<()>;
