@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 RUN_DIR ?= .hypasis
 
-.PHONY: run test test-deps lint fmt clippy build fdb-check unit bench clean-run
+.PHONY: run test test-deps lint fmt clippy build fdb-check unit bench clean-run fuzz-smoke fuzz
 
 run: build
 	@mkdir -p $(RUN_DIR)
@@ -25,7 +25,9 @@ build:
 # Installs the test tools if they are missing (CI's .ci/run does this on a fresh machine).
 test-deps:
 	@if [ ! -x tests/tools/node_modules/.bin/buf ]; then npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error; fi
-	@if [ -f tests/interop/package-lock.json ] && [ ! -d tests/interop/node_modules ]; then npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error; fi
+	@for d in tests/interop tests/l1; do \
+	  if [ -f $$d/package-lock.json ] && [ ! -d $$d/node_modules ]; then npm ci --prefix $$d --no-audit --no-fund --loglevel=error; fi; \
+	done
 	@python3 -c "import grpc, opentelemetry.proto" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check -r tests/tools/requirements.txt
 
 fmt:
@@ -52,3 +54,11 @@ bench:
 
 clean-run:
 	rm -rf $(RUN_DIR)
+
+# Short coverage-free smoke run of every fuzz target on stable (part of `cargo test` too).
+fuzz-smoke:
+	FUZZ_SMOKE_SECS=5 $(CARGO) test -p hypasis-devp2p --test fuzz_smoke -- --nocapture
+
+# Real coverage-guided fuzzing with libFuzzer (needs cargo-fuzz and a nightly toolchain).
+fuzz:
+	cd fuzz && for t in $$(cargo +nightly fuzz list); do cargo +nightly fuzz run $$t -- -max_total_time=30 || exit 1; done

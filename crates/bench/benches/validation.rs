@@ -113,6 +113,12 @@ fn bench(c: &mut Criterion) {
                 .parse()
                 .unwrap(),
         }],
+        trusted: vec![(
+            9_827_227,
+            "0x3d32043f2cfc6a6f5a0e5b4b5fd2db07a91109c7170d4d527f4060c1988707e5"
+                .parse()
+                .unwrap(),
+        )],
         ..Default::default()
     };
     let era0 = fixture("era1/mainnet-00000-5ec1ffb8.era1");

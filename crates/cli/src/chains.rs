@@ -51,7 +51,11 @@ pub fn run(args: ChainsArgs) -> anyhow::Result<()> {
             println!("network id:   {}", spec.network_id);
             println!("genesis hash: {}", spec.genesis_hash);
             let fork_id = spec.fork_id(u64::MAX / 2, u64::MAX / 2);
-            println!("fork id:      0x{} (next {})", hex(&fork_id.hash.0), fork_id.next);
+            println!(
+                "fork id:      0x{} (next {})",
+                hex(&fork_id.hash.0),
+                fork_id.next
+            );
             Ok(())
         }
     }

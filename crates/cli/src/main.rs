@@ -4,6 +4,9 @@
 
 mod certs;
 mod chains;
+mod checkpoint;
+mod p2p;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -18,14 +21,23 @@ struct Cli {
 enum Command {
     /// mTLS certificates for the cluster.
     Certs(certs::CertsArgs),
+    /// Trusted checkpoints: fetch and cross-check them from L1, Heimdall, a beacon node.
+    Checkpoint(checkpoint::CheckpointArgs),
     /// Chain specs known to this build.
     Chains(chains::ChainsArgs),
+    /// devp2p tools: fetch blocks from a peer, serve blocks, ping a peer.
+    P2p(p2p::P2pArgs),
+    /// Verify blocks, headers or era1 files against the chain rules and trusted anchors.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Certs(args) => certs::run(args),
+        Command::Checkpoint(args) => checkpoint::run(args),
         Command::Chains(args) => chains::run(args),
+        Command::P2p(args) => p2p::run(args),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -8,21 +8,38 @@
 //!   negotiation and snappy compression;
 //! - [`eth`]: eth/68 and eth/69 wire messages, receipt encoding conversions;
 //! - [`source`]: the [`source::BlockSource`] trait and request serving with limits;
-//! - [`session`]: `connect`/`accept` over tokio with Status checks and request matching.
+//! - [`session`]: `connect`/`accept` over tokio with Status checks and request matching;
+//!   [`server`]: an accepting node serving a [`source::BlockSource`];
+//! - [`chain`]: our `Status` and the fork-id check from a chain spec;
+//! - [`verify`], [`fetch`]: checking headers/bodies/receipts against headers and downloading a
+//!   block range from one session or the pool; [`blockfile`]: `chain.rlp`/`receipts.rlp`;
+//! - [`pool`]: the scored peer pool (dial/accept, adaptive request sizing, timeouts, bans);
+//! - [`discv4`]: node discovery v4 (packets, ENR, Kademlia table, lookups);
+//! - [`fuzzing`]: fuzz entry points for every decoder of remote bytes; [`testchain`]: a
+//!   synthetic chain for tests and benchmarks.
 //!
 //! No function in this crate panics on bytes received from the network; errors carry a
 //! [`session::Blame`] telling whether the peer misbehaved.
 
+pub mod blockfile;
+pub mod chain;
+pub mod discv4;
 pub mod ecies;
 pub mod enode;
 pub mod eth;
+pub mod fetch;
 pub mod frame;
+pub mod fuzzing;
 pub mod handshake;
 pub mod identity;
 pub mod p2p;
+pub mod pool;
 mod rlp_util;
+pub mod server;
 pub mod session;
 pub mod source;
+pub mod testchain;
+pub mod verify;
 
 pub use enode::{Enode, EnodeError};
 pub use eth::{EthMessage, EthVersion, ForkId, GetBlockHeaders, Status};

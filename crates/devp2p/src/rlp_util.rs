@@ -58,6 +58,11 @@ impl<'a> Items<'a> {
         decode_exact(raw)
     }
 
+    /// Bytes not yet consumed.
+    pub(crate) fn rest_len(&self) -> usize {
+        self.rest.len()
+    }
+
     /// Whether all items were consumed.
     pub(crate) fn is_empty(&self) -> bool {
         self.rest.is_empty()

@@ -258,6 +258,12 @@ pub struct SessionConfig {
     pub max_message_size: usize,
     /// Capacity of the event channel; events are dropped when it is full.
     pub event_buffer: usize,
+    /// Outbound bandwidth cap of this connection in bytes per second (token bucket with a
+    /// 64 KiB burst); `None` = unlimited.
+    pub outbound_rate: Option<u64>,
+    /// Artificial delay before answering each request (emulates a slow or far-away peer in
+    /// tests and benchmarks; a very long delay makes a stalling peer). Zero in production.
+    pub response_delay: Duration,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -275,6 +281,8 @@ impl fmt::Debug for SessionConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_message_size", &self.max_message_size)
+            .field("outbound_rate", &self.outbound_rate)
+            .field("response_delay", &self.response_delay)
             .finish_non_exhaustive()
     }
 }
@@ -296,6 +304,8 @@ impl SessionConfig {
             request_timeout: Duration::from_secs(20),
             max_message_size: MAX_FRAME_SIZE,
             event_buffer: 256,
+            outbound_rate: None,
+            response_delay: Duration::ZERO,
         }
     }
 }
@@ -700,6 +710,8 @@ fn spawn_session(
         ping_interval: config.ping_interval,
         idle_timeout: config.idle_timeout,
         remote_id: info.remote_id,
+        bucket: config.outbound_rate.map(TokenBucket::new),
+        response_delay: config.response_delay,
     };
     let driver_task = tokio::spawn(async move {
         let err = driver.run().await;
@@ -731,6 +743,39 @@ struct Driver {
     ping_interval: Duration,
     idle_timeout: Duration,
     remote_id: NodeId,
+    bucket: Option<TokenBucket>,
+    response_delay: Duration,
+}
+
+/// A token bucket in virtual time: every write of `n` bytes moves `next_free` forward by
+/// `n / rate` and waits until `next_free` is at most one burst (64 KiB) ahead of now, so a
+/// message is paid for before it is sent.
+#[derive(Debug)]
+struct TokenBucket {
+    rate: f64,
+    burst: Duration,
+    next_free: Instant,
+}
+
+impl TokenBucket {
+    fn new(bytes_per_sec: u64) -> Self {
+        let rate = bytes_per_sec.max(1) as f64;
+        Self {
+            rate,
+            burst: Duration::from_secs_f64(65536.0 / rate),
+            next_free: Instant::now(),
+        }
+    }
+
+    /// Accounts `n` bytes and returns how long to wait before sending them.
+    fn take(&mut self, n: usize) -> Duration {
+        let now = Instant::now();
+        let start = self.next_free.max(now);
+        self.next_free = start + Duration::from_secs_f64(n as f64 / self.rate);
+        self.next_free
+            .saturating_duration_since(now)
+            .saturating_sub(self.burst)
+    }
 }
 
 impl Driver {
@@ -796,6 +841,12 @@ impl Driver {
     }
 
     async fn write(&mut self, frame: Vec<u8>) -> Result<(), SessionError> {
+        if let Some(bucket) = &mut self.bucket {
+            let wait = bucket.take(frame.len());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
         // A peer that stops reading must not block the session forever.
         match tokio::time::timeout(self.idle_timeout, self.writer.write_frame(&frame)).await {
             Ok(res) => res.map_err(SessionError::from),
@@ -915,6 +966,16 @@ impl Driver {
     }
 
     async fn handle_eth(&mut self, msg: EthMessage) -> Result<(), SessionError> {
+        if !self.response_delay.is_zero()
+            && matches!(
+                msg,
+                EthMessage::GetBlockHeaders { .. }
+                    | EthMessage::GetBlockBodies { .. }
+                    | EthMessage::GetReceipts { .. }
+            )
+        {
+            tokio::time::sleep(self.response_delay).await;
+        }
         match msg {
             EthMessage::Status(_) => Err(SessionError::UnexpectedMessage {
                 expected: "eth message",

@@ -1,33 +1,59 @@
 //! `hypasis-validator`: the validator service.
 //!
-//! Its API (`hypasis.v1` in `proto/hypasis/v1/validator.proto`) lands with the Validation issue. Until then
-//! this binary runs the shared service plumbing (mTLS, reflection, health reporting
-//! `NOT_SERVING`, metrics, graceful shutdown) so deployments can be exercised.
+//! Serves `hypasis.v1.Validator` (`ValidateRange`: a range of blocks streams in, verdicts stream
+//! out) over mTLS gRPC, with reflection, health, metrics and tracing from the shared plumbing.
+//! Stateless: run as many replicas as needed; each validates on all its cores.
 
+use anyhow::Context;
 use clap::Parser;
 use hypasis_config::CommonArgs;
+use hypasis_primitives::ChainSpec;
 use hypasis_server::ServiceRuntime;
+use hypasis_validator_server::{ValidatorMetrics, ValidatorService};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "hypasis-validator",
     version,
-    about = "Hypasis validator service"
+    about = "Hypasis validator service: checks block ranges against the chain rules and trusted anchors"
 )]
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
+    /// Extra chains from geth-format genesis files, besides the built-in ones (mainnet,
+    /// sepolia, polygon, amoy, devnet). Repeatable; the chain is named after the file stem.
+    #[arg(long, env = "HYPASIS_GENESIS", value_name = "FILE")]
+    genesis: Vec<PathBuf>,
 }
+
+const SERVICE_KEYS: [&str; 1] = ["genesis"];
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let file = args.common.load_file(&[])?;
+    let file = args.common.load_file(&SERVICE_KEYS)?;
     let config = args.common.resolve(
         &file,
         SocketAddr::from(([127, 0, 0, 1], 7004)),
         SocketAddr::from(([127, 0, 0, 1], 9104)),
     )?;
+    let mut genesis = args.genesis.clone();
+    if genesis.is_empty()
+        && let Some(paths) = file.get::<Vec<String>>("genesis")?
+    {
+        genesis = paths.into_iter().map(PathBuf::from).collect();
+    }
+    let mut specs = Vec::new();
+    for path in &genesis {
+        let name = path
+            .file_stem()
+            .map_or_else(|| "custom".into(), |s| s.to_string_lossy().into_owned());
+        let spec = ChainSpec::from_genesis_file(path)
+            .with_context(|| format!("reading genesis file {}", path.display()))?
+            .with_name(name);
+        specs.push(spec);
+    }
     let format = hypasis_server::log_format(config.log_format);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -36,7 +62,14 @@ fn main() -> anyhow::Result<()> {
             let _telemetry = hypasis_telemetry::init("hypasis-validator", format)?;
             let rt =
                 ServiceRuntime::new("validator", hypasis_proto::service_names::VALIDATOR, config)?;
-            hypasis_server::serve_not_yet_implemented(rt, "the Validation issue").await?;
+            let metrics = ValidatorMetrics::register(&rt.metrics.registry)?;
+            for spec in &specs {
+                tracing::info!(chain = %spec.name, chain_id = spec.chain_id, "custom chain loaded");
+            }
+            let service = ValidatorService::new(specs, metrics);
+            let routes = tonic::service::Routes::new(service.into_server(rt.max_message_bytes));
+            rt.set_serving(true).await;
+            rt.serve(routes, hypasis_server::shutdown_signal()).await?;
             Ok(())
         })
 }

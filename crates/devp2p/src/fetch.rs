@@ -1,0 +1,518 @@
+//! Downloading a block range: headers, bodies and receipts in batched requests with several
+//! in flight, each piece checked against the headers (see [`crate::verify`]).
+//!
+//! The downloader is generic over a [`Requester`]: a single session ([`SessionHandle`]) for
+//! `hypasis p2p fetch`, or the peer pool ([`crate::pool::Pool`]), which retries invalid data
+//! with other peers.
+
+use std::future::Future;
+
+use alloy_consensus::EMPTY_OMMER_ROOT_HASH;
+use alloy_primitives::{B256, Bytes};
+use alloy_trie::EMPTY_ROOT_HASH;
+use futures::{StreamExt, stream};
+
+use crate::{
+    eth::{BlockId, GetBlockHeaders},
+    rlp_util::wrap_list,
+    session::{SessionError, SessionHandle},
+    verify::{CheckedHeader, VerifyError, check_body, check_header_chain, check_receipts},
+};
+
+/// Errors of a range download.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The session failed.
+    #[error("session: {0}")]
+    Session(#[from] SessionError),
+    /// Received data did not match the headers.
+    #[error("invalid data: {0}")]
+    Invalid(#[from] VerifyError),
+    /// The peer(s) repeatedly returned nothing for an item.
+    #[error("no peer returned {what} for block {number}")]
+    Unavailable {
+        /// `headers`, `bodies` or `receipts`.
+        what: &'static str,
+        /// First missing block.
+        number: u64,
+    },
+    /// A request could not be placed (pool closed, no peers).
+    #[error("{0}")]
+    NoPeers(String),
+}
+
+/// Something that answers header/body/receipt requests, tagging each answer with where it
+/// came from so that invalid data can be reported.
+pub trait Requester: Sync {
+    /// Identifies the peer that answered.
+    type Tag: Copy + Send + Sync + std::fmt::Debug;
+
+    /// Up to `count` consecutive headers starting at `start`.
+    fn headers(
+        &self,
+        start: u64,
+        count: u64,
+    ) -> impl Future<Output = Result<(Self::Tag, Vec<Bytes>), FetchError>> + Send;
+
+    /// Bodies for `hashes` (a prefix of them is a valid answer).
+    fn bodies(
+        &self,
+        hashes: Vec<B256>,
+    ) -> impl Future<Output = Result<(Self::Tag, Vec<Bytes>), FetchError>> + Send;
+
+    /// Receipts (consensus encodings) for `hashes` (a prefix is a valid answer).
+    fn receipts(
+        &self,
+        hashes: Vec<B256>,
+    ) -> impl Future<Output = Result<(Self::Tag, Vec<Vec<Bytes>>), FetchError>> + Send;
+
+    /// Data from `tag` failed a check. Return `true` to retry (with another peer), `false` to
+    /// abort the download with the error.
+    fn invalid(&self, tag: Self::Tag, error: &VerifyError) -> bool;
+
+    /// Data from `tag` may be wrong (e.g. two peers' header chunks do not link, and it is not
+    /// known which one lied). Return `true` to retry.
+    fn suspicious(&self, tag: Self::Tag, error: &VerifyError) -> bool {
+        self.invalid(tag, error)
+    }
+
+    /// An empty answer from `tag` (the peer lacks the data). Return `true` to retry.
+    fn empty(&self, tag: Self::Tag) -> bool;
+}
+
+/// Download tuning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchConfig {
+    /// Headers per request (≤ 1024).
+    pub headers_per_request: u64,
+    /// Bodies per request.
+    pub bodies_per_request: usize,
+    /// Block receipt lists per request.
+    pub receipts_per_request: usize,
+    /// Requests in flight per phase.
+    pub in_flight: usize,
+    /// Blocks processed per window (bounds memory).
+    pub window: u64,
+    /// Whether to download receipts.
+    pub receipts: bool,
+    /// Attempts per item before giving up on empty answers.
+    pub max_attempts: usize,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self {
+            headers_per_request: 512,
+            bodies_per_request: 128,
+            receipts_per_request: 128,
+            in_flight: 4,
+            window: 4096,
+            receipts: true,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// A downloaded, checked block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedBlock {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    pub hash: B256,
+    /// Header RLP.
+    pub header: Bytes,
+    /// Body RLP `[txs, uncles(, withdrawals)]`.
+    pub body: Bytes,
+    /// Receipts in consensus encoding (empty if receipts were not downloaded).
+    pub receipts: Vec<Bytes>,
+}
+
+/// Progress increments reported while downloading.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Headers received and checked.
+    pub headers: u64,
+    /// Bodies received and checked (including empty bodies not requested).
+    pub bodies: u64,
+    /// Receipt lists received and checked.
+    pub receipts: u64,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Blocks completed (written out).
+    pub blocks: u64,
+}
+
+/// Downloads blocks `from..=to`, calling `sink` with complete, checked blocks in order (one
+/// call per window) and `progress` with increments.
+pub async fn fetch_range<R, S, P>(
+    requester: &R,
+    from: u64,
+    to: u64,
+    config: FetchConfig,
+    mut sink: S,
+    progress: P,
+) -> Result<(), FetchError>
+where
+    R: Requester,
+    S: FnMut(Vec<FetchedBlock>) -> Result<(), FetchError>,
+    P: Fn(Progress) + Sync,
+{
+    let mut parent: Option<B256> = None;
+    let mut start = from;
+    let window = config.window.max(1);
+    while start <= to {
+        let end = start.saturating_add(window - 1).min(to);
+        let headers = fetch_headers(requester, start, end, parent, &config, &progress).await?;
+        parent = headers.last().map(|h| h.hash);
+        let (bodies, receipts) = futures::future::try_join(
+            fetch_bodies(requester, &headers, &config, &progress),
+            async {
+                if config.receipts {
+                    fetch_receipts(requester, &headers, &config, &progress).await
+                } else {
+                    Ok(vec![Vec::new(); headers.len()])
+                }
+            },
+        )
+        .await?;
+        let blocks: Vec<FetchedBlock> = headers
+            .into_iter()
+            .zip(bodies)
+            .zip(receipts)
+            .map(|((h, body), receipts)| FetchedBlock {
+                number: h.number(),
+                hash: h.hash,
+                header: h.raw,
+                body,
+                receipts,
+            })
+            .collect();
+        let n = blocks.len() as u64;
+        sink(blocks)?;
+        progress(Progress {
+            blocks: n,
+            ..Default::default()
+        });
+        match end.checked_add(1) {
+            Some(next) => start = next,
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+async fn fetch_headers<R: Requester, P: Fn(Progress) + Sync>(
+    requester: &R,
+    from: u64,
+    to: u64,
+    parent: Option<B256>,
+    config: &FetchConfig,
+    progress: &P,
+) -> Result<Vec<CheckedHeader>, FetchError> {
+    let per = config.headers_per_request.clamp(1, 1024);
+    let mut chunks = Vec::new();
+    let mut s = from;
+    loop {
+        let e = s.saturating_add(per - 1).min(to);
+        chunks.push((s, e));
+        if e >= to {
+            break;
+        }
+        s = e + 1;
+    }
+    loop {
+        let results: Vec<HeaderChunk<R::Tag>> = stream::iter(chunks.iter().copied())
+            .map(|(s, e)| header_chunk(requester, s, e, config, progress))
+            .buffered(config.in_flight.max(1))
+            .collect()
+            .await;
+        let mut all = Vec::with_capacity((to - from + 1) as usize);
+        let mut tags = Vec::new();
+        for r in results {
+            let (hs, t) = r?;
+            tags.push(t);
+            all.push(hs);
+        }
+        // Check links across chunk boundaries (and to the previous window).
+        let mut prev = parent;
+        let mut broken = None;
+        for (i, chunk) in all.iter().enumerate() {
+            if let (Some(p), Some(first)) = (prev, chunk.first())
+                && first.header.parent_hash != p
+            {
+                broken = Some((i, p, first.header.parent_hash, first.number()));
+                break;
+            }
+            prev = chunk.last().map(|h| h.hash);
+        }
+        match broken {
+            None => return Ok(all.into_iter().flatten().collect()),
+            Some((i, expected, got, number)) => {
+                let err = VerifyError::BrokenLink {
+                    number,
+                    expected,
+                    got,
+                };
+                // We cannot tell which side lied: report both and fetch both again.
+                let mut retry = true;
+                for t in tags[i]
+                    .iter()
+                    .chain(i.checked_sub(1).map_or(&[][..], |j| &tags[j]))
+                {
+                    retry &= requester.suspicious(*t, &err);
+                }
+                if !retry {
+                    return Err(err.into());
+                }
+            }
+        }
+    }
+}
+
+/// A checked chunk of headers and the peers that supplied it.
+type HeaderChunk<T> = Result<(Vec<CheckedHeader>, Vec<T>), FetchError>;
+/// Receipt lists by header index.
+type IndexedReceipts = Result<Vec<(usize, Vec<Bytes>)>, FetchError>;
+
+async fn header_chunk<R: Requester, P: Fn(Progress) + Sync>(
+    requester: &R,
+    from: u64,
+    to: u64,
+    config: &FetchConfig,
+    progress: &P,
+) -> HeaderChunk<R::Tag> {
+    let mut out: Vec<CheckedHeader> = Vec::with_capacity((to - from + 1) as usize);
+    let mut tags = Vec::new();
+    let mut empty = 0;
+    while (out.len() as u64) < to - from + 1 {
+        let next = from + out.len() as u64;
+        let (tag, raw) = requester.headers(next, to - next + 1).await?;
+        if raw.is_empty() {
+            empty += 1;
+            if !requester.empty(tag) || empty >= config.max_attempts {
+                return Err(FetchError::Unavailable {
+                    what: "headers",
+                    number: next,
+                });
+            }
+            continue;
+        }
+        let parent = out.last().map(|h| h.hash);
+        let bytes: usize = raw.iter().map(|h| h.len()).sum();
+        match check_header_chain(next, parent, &raw) {
+            Ok(hs) => {
+                progress(Progress {
+                    headers: hs.len() as u64,
+                    bytes: bytes as u64,
+                    ..Default::default()
+                });
+                tags.push(tag);
+                out.extend(hs);
+            }
+            Err(e) => {
+                if !requester.invalid(tag, &e) {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    Ok((out, tags))
+}
+
+fn empty_body(h: &CheckedHeader) -> Option<Bytes> {
+    let hd = &h.header;
+    if hd.transactions_root != EMPTY_ROOT_HASH || hd.ommers_hash != EMPTY_OMMER_ROOT_HASH {
+        return None;
+    }
+    match hd.withdrawals_root {
+        None => Some(Bytes::from(wrap_list(&[0xc0, 0xc0]))),
+        Some(r) if r == EMPTY_ROOT_HASH => Some(Bytes::from(wrap_list(&[0xc0, 0xc0, 0xc0]))),
+        Some(_) => None,
+    }
+}
+
+async fn fetch_bodies<R: Requester, P: Fn(Progress) + Sync>(
+    requester: &R,
+    headers: &[CheckedHeader],
+    config: &FetchConfig,
+    progress: &P,
+) -> Result<Vec<Bytes>, FetchError> {
+    let mut out: Vec<Option<Bytes>> = headers.iter().map(empty_body).collect();
+    let skipped = out.iter().filter(|b| b.is_some()).count();
+    if skipped > 0 {
+        progress(Progress {
+            bodies: skipped as u64,
+            ..Default::default()
+        });
+    }
+    let wanted: Vec<usize> = (0..headers.len()).filter(|i| out[*i].is_none()).collect();
+    let per = config.bodies_per_request.max(1);
+    let results: Vec<Result<Vec<(usize, Bytes)>, FetchError>> = stream::iter(wanted.chunks(per))
+        .map(|idx| async move {
+            let mut got = Vec::with_capacity(idx.len());
+            let mut empty = 0;
+            while got.len() < idx.len() {
+                let rest = &idx[got.len()..];
+                let hashes = rest.iter().map(|i| headers[*i].hash).collect();
+                let (tag, bodies) = requester.bodies(hashes).await?;
+                if bodies.is_empty() {
+                    empty += 1;
+                    if !requester.empty(tag) || empty >= config.max_attempts {
+                        return Err(FetchError::Unavailable {
+                            what: "bodies",
+                            number: headers[rest[0]].number(),
+                        });
+                    }
+                    continue;
+                }
+                let mut bytes = 0u64;
+                let mut checked = Vec::with_capacity(bodies.len());
+                let mut failure = None;
+                for (i, body) in rest.iter().zip(bodies) {
+                    match check_body(&headers[*i].header, &body) {
+                        Ok(_) => {
+                            bytes += body.len() as u64;
+                            checked.push((*i, body));
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+                if let Some(e) = failure {
+                    // Drop the whole answer of a peer that sent invalid data.
+                    if !requester.invalid(tag, &e) {
+                        return Err(e.into());
+                    }
+                    continue;
+                }
+                progress(Progress {
+                    bodies: checked.len() as u64,
+                    bytes,
+                    ..Default::default()
+                });
+                got.extend(checked);
+            }
+            Ok(got)
+        })
+        .buffer_unordered(config.in_flight.max(1))
+        .collect()
+        .await;
+    for r in results {
+        for (i, body) in r? {
+            out[i] = Some(body);
+        }
+    }
+    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+async fn fetch_receipts<R: Requester, P: Fn(Progress) + Sync>(
+    requester: &R,
+    headers: &[CheckedHeader],
+    config: &FetchConfig,
+    progress: &P,
+) -> Result<Vec<Vec<Bytes>>, FetchError> {
+    let mut out: Vec<Option<Vec<Bytes>>> = headers
+        .iter()
+        .map(|h| (h.header.receipts_root == EMPTY_ROOT_HASH).then(Vec::new))
+        .collect();
+    let skipped = out.iter().filter(|b| b.is_some()).count();
+    if skipped > 0 {
+        progress(Progress {
+            receipts: skipped as u64,
+            ..Default::default()
+        });
+    }
+    let wanted: Vec<usize> = (0..headers.len()).filter(|i| out[*i].is_none()).collect();
+    let per = config.receipts_per_request.max(1);
+    let results: Vec<IndexedReceipts> = stream::iter(wanted.chunks(per))
+        .map(|idx| async move {
+            let mut got = Vec::with_capacity(idx.len());
+            let mut empty = 0;
+            while got.len() < idx.len() {
+                let rest = &idx[got.len()..];
+                let hashes = rest.iter().map(|i| headers[*i].hash).collect();
+                let (tag, lists) = requester.receipts(hashes).await?;
+                if lists.is_empty() {
+                    empty += 1;
+                    if !requester.empty(tag) || empty >= config.max_attempts {
+                        return Err(FetchError::Unavailable {
+                            what: "receipts",
+                            number: headers[rest[0]].number(),
+                        });
+                    }
+                    continue;
+                }
+                let mut bytes = 0u64;
+                let mut checked = Vec::with_capacity(lists.len());
+                let mut failure = None;
+                for (i, list) in rest.iter().zip(lists) {
+                    match check_receipts(&headers[*i].header, &list) {
+                        Ok(()) => {
+                            bytes += list.iter().map(|r| r.len() as u64).sum::<u64>();
+                            checked.push((*i, list));
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+                if let Some(e) = failure {
+                    if !requester.invalid(tag, &e) {
+                        return Err(e.into());
+                    }
+                    continue;
+                }
+                progress(Progress {
+                    receipts: checked.len() as u64,
+                    bytes,
+                    ..Default::default()
+                });
+                got.extend(checked);
+            }
+            Ok(got)
+        })
+        .buffer_unordered(config.in_flight.max(1))
+        .collect()
+        .await;
+    for r in results {
+        for (i, list) in r? {
+            out[i] = Some(list);
+        }
+    }
+    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+/// A single session as a [`Requester`]: any invalid or missing data aborts the download.
+impl Requester for SessionHandle {
+    type Tag = ();
+
+    async fn headers(&self, start: u64, count: u64) -> Result<((), Vec<Bytes>), FetchError> {
+        let req = GetBlockHeaders {
+            origin: BlockId::Number(start),
+            amount: count,
+            skip: 0,
+            reverse: false,
+        };
+        Ok(((), self.get_block_headers(req).await?))
+    }
+
+    async fn bodies(&self, hashes: Vec<B256>) -> Result<((), Vec<Bytes>), FetchError> {
+        Ok(((), self.get_block_bodies(hashes).await?))
+    }
+
+    async fn receipts(&self, hashes: Vec<B256>) -> Result<((), Vec<Vec<Bytes>>), FetchError> {
+        Ok(((), self.get_receipts(hashes).await?))
+    }
+
+    fn invalid(&self, _tag: (), _error: &VerifyError) -> bool {
+        false
+    }
+
+    fn empty(&self, _tag: ()) -> bool {
+        false
+    }
+}

@@ -1,0 +1,293 @@
+//! The peer pool over loopback with many of our own servers, some of which lie: honest data
+//! is fully downloaded and the liars end up banned.
+
+use std::{sync::Arc, time::Duration};
+
+use alloy_consensus::Header;
+use alloy_primitives::{B256, Bytes, U256};
+use alloy_rlp::{Decodable, Encodable};
+use hypasis_devp2p::{
+    BlockSource, LocalStatus, MemoryBlockSource, SessionConfig,
+    eth::{ForkHash, ForkId},
+    fetch::{FetchConfig, fetch_range},
+    identity::{generate_secret_key, node_id},
+    p2p::DisconnectReason,
+    pool::{Pool, PoolConfig},
+    server::Server,
+    session::accept,
+    testchain,
+};
+use tokio::net::TcpListener;
+
+fn status(genesis: B256) -> LocalStatus {
+    LocalStatus {
+        network_id: 4242,
+        genesis,
+        fork_id: ForkId {
+            hash: ForkHash([9, 9, 9, 9]),
+            next: 0,
+        },
+        total_difficulty: U256::from(1),
+        head_hash: B256::repeat_byte(1),
+        earliest_block: 0,
+        latest_block: 1999,
+    }
+}
+
+/// Lies about headers: every header's timestamp is off by one (so hashes and links break).
+struct WrongHeaders(MemoryBlockSource);
+
+fn mutate(raw: Bytes) -> Bytes {
+    let mut h = Header::decode(&mut &raw[..]).unwrap();
+    h.timestamp += 1;
+    let mut out = Vec::new();
+    h.encode(&mut out);
+    out.into()
+}
+
+impl BlockSource for WrongHeaders {
+    fn header_by_number(&self, number: u64) -> Option<Bytes> {
+        self.0.header_by_number(number).map(mutate)
+    }
+    fn header_by_hash(&self, hash: &B256) -> Option<(u64, Bytes)> {
+        self.0.header_by_hash(hash).map(|(n, h)| (n, mutate(h)))
+    }
+    fn body_by_hash(&self, hash: &B256) -> Option<Bytes> {
+        self.0.body_by_hash(hash)
+    }
+    fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
+        self.0.receipts_by_hash(hash)
+    }
+}
+
+/// Honest headers, garbage bodies and reordered receipts.
+struct GarbageBodies(MemoryBlockSource);
+
+impl BlockSource for GarbageBodies {
+    fn header_by_number(&self, number: u64) -> Option<Bytes> {
+        self.0.header_by_number(number)
+    }
+    fn header_by_hash(&self, hash: &B256) -> Option<(u64, Bytes)> {
+        self.0.header_by_hash(hash)
+    }
+    fn body_by_hash(&self, hash: &B256) -> Option<Bytes> {
+        self.0
+            .body_by_hash(hash)
+            .map(|_| Bytes::from_static(&[0xc5, 0xc3, 0xc2, 0x01, 0x02, 0xc0]))
+    }
+    fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
+        self.0.receipts_by_hash(hash).map(|mut r| {
+            r.reverse();
+            if r.len() == 1 {
+                r.push(r[0].clone());
+            }
+            r
+        })
+    }
+}
+
+async fn serve(source: Arc<dyn BlockSource>, genesis: B256, delay: Duration) -> Server {
+    let mut cfg = SessionConfig::new(status(genesis));
+    cfg.block_source = Some(source);
+    cfg.response_delay = delay;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Server::spawn(listener, generate_secret_key(), cfg, 16).unwrap()
+}
+
+/// A server that accepts, serves briefly, then drops every session mid-request.
+async fn disconnector(
+    source: Arc<dyn BlockSource>,
+    genesis: B256,
+) -> (hypasis_devp2p::Enode, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let secret = generate_secret_key();
+    let enode =
+        hypasis_devp2p::Enode::new(&secret.public_key(), addr.ip(), addr.port(), addr.port());
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let mut cfg = SessionConfig::new(status(genesis));
+            cfg.block_source = Some(source.clone());
+            cfg.response_delay = Duration::from_millis(40);
+            let secret = secret;
+            tokio::spawn(async move {
+                if let Ok(session) = accept(stream, &secret, cfg).await {
+                    tokio::time::sleep(Duration::from_millis(60)).await;
+                    session.disconnect(DisconnectReason::Requested).await;
+                }
+            });
+        }
+    });
+    (enode, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_data_downloaded_and_liars_banned() {
+    let blocks = testchain::generate(2000, 4, Some(1500));
+    let genesis = blocks[0].hash;
+    let honest = Arc::new(testchain::source(&blocks));
+
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        servers.push(serve(honest.clone(), genesis, Duration::ZERO).await);
+    }
+    let wrong_headers = serve(
+        Arc::new(WrongHeaders(testchain::source(&blocks))),
+        genesis,
+        Duration::ZERO,
+    )
+    .await;
+    let garbage = serve(
+        Arc::new(GarbageBodies(testchain::source(&blocks))),
+        genesis,
+        Duration::ZERO,
+    )
+    .await;
+    let staller = serve(honest.clone(), genesis, Duration::from_secs(3600)).await;
+    let other_chain = serve(honest.clone(), B256::repeat_byte(0xee), Duration::ZERO).await;
+    let (flaky, _flaky_task) = disconnector(honest.clone(), genesis).await;
+
+    let liars = [
+        wrong_headers.enode().id,
+        garbage.enode().id,
+        staller.enode().id,
+    ];
+    let mut static_peers: Vec<_> = servers.iter().map(|s| s.enode().clone()).collect();
+    static_peers.extend([
+        wrong_headers.enode().clone(),
+        garbage.enode().clone(),
+        staller.enode().clone(),
+        other_chain.enode().clone(),
+        flaky.clone(),
+    ]);
+
+    let mut session = SessionConfig::new(status(genesis));
+    session.handshake_timeout = Duration::from_secs(5);
+    let mut config = PoolConfig::new(session);
+    config.static_peers = static_peers;
+    config.max_peers = 20;
+    config.min_timeout = Duration::from_millis(300);
+    config.max_timeout = Duration::from_secs(2);
+    config.target_rtt = Duration::from_millis(200);
+    config.redial_interval = Duration::from_millis(200);
+    config.acquire_timeout = Duration::from_secs(20);
+    config.max_attempts = 30;
+    config.initial_capacity = [128, 32, 32];
+    let me = generate_secret_key();
+    let pool = Pool::start(config, me, None);
+    assert!(pool.wait_for_peers(6, Duration::from_secs(10)).await);
+
+    let mut got = Vec::new();
+    let fetch = FetchConfig {
+        in_flight: 8,
+        headers_per_request: 256,
+        bodies_per_request: 64,
+        receipts_per_request: 64,
+        window: 1000,
+        max_attempts: 20,
+        ..FetchConfig::default()
+    };
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        fetch_range(
+            &pool,
+            0,
+            1999,
+            fetch,
+            |b| {
+                got.extend(b);
+                Ok(())
+            },
+            |_| {},
+        ),
+    )
+    .await
+    .expect("download finished in time")
+    .expect("download succeeded");
+
+    assert_eq!(got.len(), 2000);
+    for (g, b) in got.iter().zip(&blocks) {
+        assert_eq!(g.hash, b.hash);
+        assert_eq!(g.header, b.header);
+        assert_eq!(g.body, b.body);
+        assert_eq!(g.receipts, b.receipts);
+    }
+
+    let banned = pool.banned();
+    for liar in liars {
+        assert!(
+            banned.contains(&liar),
+            "liar {liar} not banned; stats: {:#?}",
+            pool.stats()
+        );
+    }
+    for s in &servers {
+        assert!(!banned.contains(&s.enode().id), "honest peer banned");
+    }
+    let stats = pool.stats();
+    assert!(
+        stats.iter().all(|s| s.node_id != other_chain.enode().id),
+        "peer on another chain admitted"
+    );
+    let honest_ids: Vec<_> = servers.iter().map(|s| s.enode().id).collect();
+    let honest_stats: Vec<_> = stats
+        .iter()
+        .filter(|s| honest_ids.contains(&s.node_id))
+        .collect();
+    assert_eq!(honest_stats.len(), 3, "{stats:#?}");
+    assert!(
+        honest_stats
+            .iter()
+            .any(|s| s.requests > 0 && s.rates[0] > 0.0)
+    );
+    assert!(
+        honest_stats
+            .iter()
+            .all(|s| s.score > -100 && !s.inbound && s.eth_version == 69)
+    );
+    assert_ne!(node_id(&generate_secret_key()), honest_ids[0]);
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_peers_and_max_peers() {
+    let blocks = testchain::generate(50, 2, None);
+    let genesis = blocks[0].hash;
+    let mut session = SessionConfig::new(status(genesis));
+    session.block_source = Some(Arc::new(testchain::source(&blocks)));
+    let mut config = PoolConfig::new(session.clone());
+    config.max_peers = 2;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let pool_key = generate_secret_key();
+    let pool_enode =
+        hypasis_devp2p::Enode::new(&pool_key.public_key(), addr.ip(), addr.port(), addr.port());
+    let pool = Pool::start(config, pool_key, Some(listener));
+
+    // Three clients dial the pool; only two fit.
+    let mut sessions = Vec::new();
+    let mut refused = 0;
+    for _ in 0..3 {
+        match hypasis_devp2p::connect(&generate_secret_key(), &pool_enode, session.clone()).await {
+            Ok(s) => sessions.push(s),
+            Err(_) => refused += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(pool.wait_for_peers(2, Duration::from_secs(5)).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = pool.stats();
+    assert_eq!(stats.len(), 2, "{stats:#?}");
+    assert!(stats.iter().all(|s| s.inbound));
+    // The third was refused during or right after the handshake.
+    let closed = sessions.iter().filter(|s| s.is_closed()).count();
+    assert_eq!(refused + closed, 1, "refused {refused}, closed {closed}");
+
+    // The pool serves its inbound peers and can request from them.
+    let r = pool.request_headers(0, 10).await.unwrap();
+    assert_eq!(r.data.len(), 10);
+    pool.shutdown().await;
+}

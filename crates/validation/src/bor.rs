@@ -1,0 +1,267 @@
+//! Bor (Polygon PoS) header layout and seal.
+//!
+//! Facts (not code) from Bor `consensus/bor/bor.go` and `core/types/block.go`:
+//! - extra-data = 32-byte vanity ‖ middle ‖ 65-byte seal (`r ‖ s ‖ v`);
+//! - before Cancun (Napoli on Polygon) the middle *is* the validator bytes; from Cancun it is
+//!   `rlp(BlockExtraData { ValidatorBytes, TxDependency, GasTarget?, BaseFeeChangeDenominator? })`
+//!   and a middle that does not decode counts as no validator bytes (Bor's behaviour);
+//! - validator bytes are `address(20) ‖ power(20)` entries, present exactly at sprint ends
+//!   (`(n + 1) % sprint(n) == 0`);
+//! - the seal signs `keccak256(rlp([parentHash, ommersHash, coinbase, stateRoot, txRoot,
+//!   receiptsRoot, bloom, difficulty, number, gasLimit, gasUsed, time, extra[..len-65],
+//!   mixDigest, nonce (, baseFee from Jaipur when present)]))`; later header fields are not
+//!   signed; the signature must be canonical (`v ∈ {0,1}`, `0 < r < n`, `0 < s <= n/2`).
+
+use crate::error::ValidationError;
+use crate::rlp::{items, single_item};
+use alloy_consensus::Header;
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_rlp::Encodable;
+use hypasis_primitives::{ChainSpec, Hardfork, chain::BorConfig};
+use secp256k1::Message;
+use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+
+/// Vanity prefix length.
+pub const EXTRA_VANITY: usize = 32;
+/// Seal suffix length.
+pub const EXTRA_SEAL: usize = 65;
+/// Bytes per validator entry (address + power).
+pub const VALIDATOR_BYTES: usize = 40;
+
+/// secp256k1 group order n.
+const SECP256K1_N: U256 = U256::from_be_bytes([
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+]);
+
+/// One entry of a validator set announced in a sprint-end header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BorValidator {
+    /// Signer address.
+    pub address: Address,
+    /// Voting power (20-byte big-endian in the header).
+    pub power: U256,
+}
+
+/// Whether `number` ends a sprint (Bor's `IsSprintStart(number + 1, sprint(number))`).
+pub fn is_sprint_end(bor: &BorConfig, number: u64) -> bool {
+    match (bor.sprint_at(number), number.checked_add(1)) {
+        (Some(sprint), Some(next)) if sprint != 0 => next.is_multiple_of(sprint),
+        _ => false,
+    }
+}
+
+/// The middle part of the extra-data (between vanity and seal); `None` if too short.
+fn middle(extra: &[u8]) -> Option<&[u8]> {
+    if extra.len() < EXTRA_VANITY + EXTRA_SEAL {
+        return None;
+    }
+    Some(&extra[EXTRA_VANITY..extra.len() - EXTRA_SEAL])
+}
+
+/// Decodes `BlockExtraData` the way Bor's RLP decoder does (strict canonical form, exactly
+/// consumed, two mandatory and two optional fields); returns its validator bytes.
+fn block_extra_validator_bytes(middle: &[u8]) -> Option<&[u8]> {
+    let outer = single_item(middle).ok()?;
+    if !outer.is_list {
+        return None;
+    }
+    let fields = items(outer.payload).ok()?;
+    if !(2..=4).contains(&fields.len()) {
+        return None;
+    }
+    let validators = fields[0].bytes().ok()?;
+    let deps = fields[1].list().ok()?;
+    for dep in deps {
+        for index in dep.list().ok()? {
+            index.uint().ok()?;
+        }
+    }
+    for optional in &fields[2..] {
+        optional.uint().ok()?;
+    }
+    Some(validators)
+}
+
+/// The validator bytes of a Bor header (empty when there are none, or when the post-Cancun
+/// middle does not decode, as in Bor). `None` if the extra-data is too short.
+pub fn validator_bytes<'a>(spec: &ChainSpec, header: &'a Header) -> Option<&'a [u8]> {
+    let middle = middle(&header.extra_data)?;
+    if spec.is_active(Hardfork::Cancun, header.number, header.timestamp) {
+        Some(block_extra_validator_bytes(middle).unwrap_or(&[]))
+    } else {
+        Some(middle)
+    }
+}
+
+/// Parses validator bytes (a multiple of 40) into entries.
+pub fn parse_validators(bytes: &[u8]) -> Option<Vec<BorValidator>> {
+    if !bytes.len().is_multiple_of(VALIDATOR_BYTES) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(VALIDATOR_BYTES)
+            .map(|c| BorValidator {
+                address: Address::from_slice(&c[..20]),
+                power: U256::from_be_slice(&c[20..]),
+            })
+            .collect(),
+    )
+}
+
+/// The seal hash: the header hash without the seal (see the module docs).
+pub fn seal_hash(spec: &ChainSpec, header: &Header) -> Option<B256> {
+    let extra = &header.extra_data;
+    if extra.len() < EXTRA_SEAL {
+        return None;
+    }
+    let jaipur = spec.is_active(Hardfork::Jaipur, header.number, header.timestamp);
+    let signed = Header {
+        extra_data: extra.slice(..extra.len() - EXTRA_SEAL),
+        base_fee_per_gas: header.base_fee_per_gas.filter(|_| jaipur),
+        withdrawals_root: None,
+        blob_gas_used: None,
+        excess_blob_gas: None,
+        parent_beacon_block_root: None,
+        requests_hash: None,
+        ..header.clone()
+    };
+    let mut buf = Vec::with_capacity(header.length());
+    signed.encode(&mut buf);
+    Some(keccak256(&buf))
+}
+
+/// Recovers the signer of a Bor header from its seal.
+pub fn recover_signer(spec: &ChainSpec, header: &Header) -> Result<Address, ValidationError> {
+    let number = header.number;
+    let bad = |reason: String| ValidationError::BorSeal { number, reason };
+    let extra = &header.extra_data;
+    if extra.len() < EXTRA_SEAL {
+        return Err(bad(format!(
+            "extra-data of {} bytes has no 65-byte seal",
+            extra.len()
+        )));
+    }
+    let sig = &extra[extra.len() - EXTRA_SEAL..];
+    let r = U256::from_be_slice(&sig[..32]);
+    let s = U256::from_be_slice(&sig[32..64]);
+    let v = sig[64];
+    if v > 1 {
+        return Err(bad(format!("recovery id {v}, expected 0 or 1")));
+    }
+    if r.is_zero() || r >= SECP256K1_N || s.is_zero() || s > SECP256K1_N >> 1 {
+        return Err(bad("r/s out of range or s not canonical (high-s)".into()));
+    }
+    let hash = seal_hash(spec, header).ok_or_else(|| bad("extra-data too short".into()))?;
+    let recid = RecoveryId::try_from(i32::from(v)).map_err(|e| bad(e.to_string()))?;
+    let signature = RecoverableSignature::from_compact(&sig[..64], recid)
+        .map_err(|e| bad(format!("invalid signature: {e}")))?;
+    let key = signature
+        .recover(Message::from_digest(hash.0))
+        .map_err(|e| bad(format!("public key does not recover: {e}")))?;
+    let uncompressed = key.serialize_uncompressed();
+    Ok(Address::from_slice(&keccak256(&uncompressed[1..])[12..]))
+}
+
+/// What the standalone Bor checks learned about a header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BorHeaderInfo {
+    /// The recovered signer.
+    pub signer: Address,
+    /// The validator set announced by a sprint-end header (applies from the next block).
+    pub announced_validators: Option<Vec<BorValidator>>,
+}
+
+/// Bor's standalone extra-data and seal rules.
+pub(crate) fn check_header(
+    spec: &ChainSpec,
+    bor: &BorConfig,
+    header: &Header,
+) -> Result<BorHeaderInfo, ValidationError> {
+    let number = header.number;
+    let min = EXTRA_VANITY + EXTRA_SEAL;
+    let Some(validators) = validator_bytes(spec, header) else {
+        return Err(ValidationError::BorExtraDataTooShort {
+            number,
+            min,
+            found: header.extra_data.len(),
+        });
+    };
+    let sprint_end = is_sprint_end(bor, number);
+    if !sprint_end && !validators.is_empty() {
+        return Err(ValidationError::BorUnexpectedValidators {
+            number,
+            found: validators.len(),
+        });
+    }
+    let announced_validators = if sprint_end {
+        Some(
+            parse_validators(validators).ok_or(ValidationError::BorValidatorBytesLength {
+                number,
+                found: validators.len(),
+            })?,
+        )
+    } else {
+        None
+    };
+    if header.mix_hash != B256::ZERO {
+        return Err(ValidationError::BorMixDigest {
+            number,
+            found: header.mix_hash,
+        });
+    }
+    let signer = recover_signer(spec, header)?;
+    Ok(BorHeaderInfo {
+        signer,
+        announced_validators,
+    })
+}
+
+/// Kept for the decoder fuzz tests: the `BlockExtraData` decoder on arbitrary bytes.
+#[doc(hidden)]
+pub fn fuzz_block_extra(bytes: &[u8]) -> Option<usize> {
+    block_extra_validator_bytes(bytes).map(<[u8]>::len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_extra_data_decoding() {
+        // rlp([0x01 * 40, [[0], [0, 1]]])
+        let mut payload = Vec::new();
+        alloy_rlp::Header {
+            list: false,
+            payload_length: 40,
+        }
+        .encode(&mut payload);
+        payload.extend_from_slice(&[1u8; 40]);
+        let deps = [0xc5u8, 0xc1, 0x80, 0xc2, 0x80, 0x01];
+        payload.extend_from_slice(&deps);
+        let mut encoded = Vec::new();
+        crate::rlp::list_header(payload.len(), &mut encoded);
+        encoded.extend_from_slice(&payload);
+        assert_eq!(fuzz_block_extra(&encoded), Some(40));
+        // Trailing bytes or a non-canonical integer: not decodable, so no validator bytes.
+        let mut trailing = encoded.clone();
+        trailing.push(0);
+        assert_eq!(fuzz_block_extra(&trailing), None);
+        assert_eq!(fuzz_block_extra(&[0xc3, 0x80, 0xc1, 0x00]), None);
+        assert_eq!(fuzz_block_extra(&[0xc2, 0x80, 0xc0]), Some(0));
+        assert_eq!(fuzz_block_extra(&[0xc1, 0x80]), None);
+    }
+
+    #[test]
+    fn validator_parsing() {
+        let mut bytes = vec![0u8; 80];
+        bytes[19] = 1;
+        bytes[39] = 5;
+        let v = parse_validators(&bytes).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].address, Address::with_last_byte(1));
+        assert_eq!(v[0].power, U256::from(5));
+        assert!(parse_validators(&bytes[..41]).is_none());
+    }
+}

@@ -1,0 +1,331 @@
+//! Receipt rules: count, receipts root, logs bloom, cumulative gas, status form, type.
+//!
+//! Accepted receipt encodings, per receipt (they may be mixed):
+//! - consensus (eth/68, era1): legacy `rlp([status, cumulativeGas, bloom, logs])`, typed as an
+//!   RLP string `type ‖ rlp([status, cumulativeGas, bloom, logs])`;
+//! - eth/69 "slim": `rlp([type, status, cumulativeGas, logs])`, without the bloom — which is
+//!   rebuilt from the logs, and the consensus encoding rebuilt for the receipts root.
+//!
+//! `status` is the 32-byte post-state root before Byzantium and `0`/`1` from Byzantium.
+
+use crate::error::ValidationError;
+use crate::header::SealedHeader;
+use crate::rlp::{Item, items, list_header, list_items, single_item};
+use alloy_primitives::{Bloom, BloomInput};
+use alloy_rlp::Encodable;
+use alloy_trie::root::ordered_trie_root_encoded;
+use hypasis_primitives::{ChainSpec, Hardfork};
+use std::borrow::Cow;
+
+/// How a receipt arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiptForm {
+    /// Consensus encoding, with bloom.
+    Consensus,
+    /// eth/69 slim encoding, without bloom.
+    Slim,
+}
+
+/// One decoded receipt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptView<'a> {
+    /// Encoding it arrived in.
+    pub form: ReceiptForm,
+    /// EIP-2718 type (0 legacy).
+    pub tx_type: u8,
+    /// The status / post-state item payload.
+    pub status: &'a [u8],
+    /// Cumulative gas used.
+    pub cumulative_gas: u64,
+    /// The bloom the receipt carried (consensus form).
+    pub bloom: Option<Bloom>,
+    /// The bloom of its logs.
+    pub logs_bloom: Bloom,
+    /// The consensus encoding (the receipts-trie value).
+    pub encoding: Cow<'a, [u8]>,
+}
+
+fn logs_bloom(logs: &Item<'_>) -> Result<Bloom, String> {
+    let mut bloom = Bloom::ZERO;
+    for (i, log) in logs.list()?.iter().enumerate() {
+        let fields = log.list().map_err(|e| format!("log {i}: {e}"))?;
+        if fields.len() != 3 {
+            return Err(format!("log {i} has {} fields, expected 3", fields.len()));
+        }
+        let address = fields[0]
+            .bytes()
+            .map_err(|e| format!("log {i} address: {e}"))?;
+        if address.len() != 20 {
+            return Err(format!("log {i} address has {} bytes", address.len()));
+        }
+        bloom.accrue(BloomInput::Raw(address));
+        for (t, topic) in fields[1]
+            .list()
+            .map_err(|e| format!("log {i} topics: {e}"))?
+            .iter()
+            .enumerate()
+        {
+            let topic = topic
+                .bytes()
+                .map_err(|e| format!("log {i} topic {t}: {e}"))?;
+            if topic.len() != 32 {
+                return Err(format!("log {i} topic {t} has {} bytes", topic.len()));
+            }
+            bloom.accrue(BloomInput::Raw(topic));
+        }
+        fields[2]
+            .bytes()
+            .map_err(|e| format!("log {i} data: {e}"))?;
+    }
+    Ok(bloom)
+}
+
+fn decode_one(item: Item<'_>) -> Result<ReceiptView<'_>, String> {
+    if !item.is_list {
+        // Typed consensus receipt: type ‖ rlp([status, cumGas, bloom, logs]).
+        let (&tx_type, rest) = item.payload.split_first().ok_or("empty typed receipt")?;
+        if tx_type > 0x7f {
+            return Err(format!(
+                "typed receipt type {tx_type:#04x} outside the EIP-2718 range"
+            ));
+        }
+        let fields = single_item(rest)?.list()?;
+        return consensus(tx_type, &fields, Cow::Borrowed(item.payload));
+    }
+    let fields = item.list()?;
+    if fields.len() != 4 {
+        return Err(format!("receipt has {} fields, expected 4", fields.len()));
+    }
+    // Consensus legacy receipts carry the 256-byte bloom third; slim receipts carry the
+    // cumulative gas there.
+    if !fields[2].is_list && fields[2].payload.len() == 256 {
+        return consensus(0, &fields, Cow::Borrowed(item.raw));
+    }
+    let tx_type = u8::try_from(fields[0].uint().map_err(|e| format!("type: {e}"))?)
+        .ok()
+        .filter(|t| *t <= 0x7f)
+        .ok_or("slim receipt type outside the EIP-2718 range")?;
+    let status = fields[1].bytes().map_err(|e| format!("status: {e}"))?;
+    let cumulative_gas = fields[2]
+        .uint()
+        .map_err(|e| format!("cumulative gas: {e}"))?;
+    let bloom = logs_bloom(&fields[3])?;
+    // Rebuild the consensus encoding.
+    let mut bloom_rlp = Vec::with_capacity(259);
+    bloom.encode(&mut bloom_rlp);
+    let payload_len =
+        fields[1].raw.len() + fields[2].raw.len() + bloom_rlp.len() + fields[3].raw.len();
+    let mut enc = Vec::with_capacity(payload_len + 6);
+    if tx_type != 0 {
+        enc.push(tx_type);
+    }
+    list_header(payload_len, &mut enc);
+    enc.extend_from_slice(fields[1].raw);
+    enc.extend_from_slice(fields[2].raw);
+    enc.extend_from_slice(&bloom_rlp);
+    enc.extend_from_slice(fields[3].raw);
+    Ok(ReceiptView {
+        form: ReceiptForm::Slim,
+        tx_type,
+        status,
+        cumulative_gas,
+        bloom: None,
+        logs_bloom: bloom,
+        encoding: Cow::Owned(enc),
+    })
+}
+
+fn consensus<'a>(
+    tx_type: u8,
+    fields: &[Item<'a>],
+    encoding: Cow<'a, [u8]>,
+) -> Result<ReceiptView<'a>, String> {
+    if fields.len() != 4 {
+        return Err(format!("receipt has {} fields, expected 4", fields.len()));
+    }
+    let status = fields[0].bytes().map_err(|e| format!("status: {e}"))?;
+    let cumulative_gas = fields[1]
+        .uint()
+        .map_err(|e| format!("cumulative gas: {e}"))?;
+    let bloom_bytes = fields[2].bytes().map_err(|e| format!("bloom: {e}"))?;
+    if bloom_bytes.len() != 256 {
+        return Err(format!("bloom has {} bytes", bloom_bytes.len()));
+    }
+    let logs_bloom = logs_bloom(&fields[3])?;
+    Ok(ReceiptView {
+        form: ReceiptForm::Consensus,
+        tx_type,
+        status,
+        cumulative_gas,
+        bloom: Some(Bloom::from_slice(bloom_bytes)),
+        logs_bloom,
+        encoding,
+    })
+}
+
+/// Decodes a receipt list (one element of a `Receipts` message).
+pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<ReceiptView<'_>>, String> {
+    list_items(bytes)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| decode_one(item).map_err(|e| format!("receipt {i}: {e}")))
+        .collect()
+}
+
+/// Validates a block's receipts against its header and (when known) its transaction types.
+pub fn validate_receipts(
+    spec: &ChainSpec,
+    sealed: &SealedHeader,
+    receipts: &[u8],
+    tx_types: Option<&[u8]>,
+) -> Result<(), ValidationError> {
+    let h = &sealed.header;
+    let number = h.number;
+    let list = decode_receipts(receipts)
+        .map_err(|reason| ValidationError::MalformedReceipts { number, reason })?;
+    if let Some(types) = tx_types {
+        if types.len() != list.len() {
+            return Err(ValidationError::ReceiptCount {
+                number,
+                expected: types.len(),
+                found: list.len(),
+            });
+        }
+        for (index, (r, t)) in list.iter().zip(types).enumerate() {
+            if r.tx_type != *t {
+                return Err(ValidationError::ReceiptType {
+                    number,
+                    index,
+                    expected: *t,
+                    found: r.tx_type,
+                });
+            }
+        }
+    }
+    let byzantium = spec.is_active(Hardfork::Byzantium, number, h.timestamp);
+    let mut previous = 0u64;
+    let mut bloom = Bloom::ZERO;
+    for (index, r) in list.iter().enumerate() {
+        let ok = if byzantium {
+            r.status.is_empty() || r.status == [1]
+        } else {
+            r.status.len() == 32
+        };
+        if !ok {
+            return Err(ValidationError::ReceiptStatus {
+                number,
+                index,
+                expected: if byzantium {
+                    "status 0 or 1 (Byzantium)"
+                } else {
+                    "a 32-byte post-state root (before Byzantium)"
+                },
+                found: format!("0x{}", hex(r.status)),
+            });
+        }
+        if let Some(given) = r.bloom
+            && given != r.logs_bloom
+        {
+            return Err(ValidationError::ReceiptBloom {
+                number,
+                index,
+                expected: Box::new(r.logs_bloom),
+                found: Box::new(given),
+            });
+        }
+        if r.cumulative_gas < previous {
+            return Err(ValidationError::CumulativeGas {
+                number,
+                index,
+                expected: previous,
+                found: r.cumulative_gas,
+            });
+        }
+        previous = r.cumulative_gas;
+        bloom.accrue_bloom(&r.logs_bloom);
+    }
+    if previous != h.gas_used {
+        return Err(ValidationError::GasUsed {
+            number,
+            expected: h.gas_used,
+            found: previous,
+        });
+    }
+    if bloom != h.logs_bloom {
+        return Err(ValidationError::LogsBloom {
+            number,
+            expected: Box::new(bloom),
+            found: Box::new(h.logs_bloom),
+        });
+    }
+    let encodings: Vec<&[u8]> = list.iter().map(|r| r.encoding.as_ref()).collect();
+    let root = ordered_trie_root_encoded(&encodings);
+    if root != h.receipts_root {
+        return Err(ValidationError::ReceiptsRoot {
+            number,
+            expected: h.receipts_root,
+            found: root,
+        });
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Count-only helper used by tools: the number of receipts in a list.
+pub fn receipt_count(bytes: &[u8]) -> Result<usize, String> {
+    Ok(items(single_item(bytes)?.payload)?.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slim_and_consensus_forms_agree() {
+        // A legacy receipt with one log: address 0x11.., one topic 0x22.., empty data.
+        let mut log = Vec::new();
+        let mut log_payload = Vec::new();
+        alloy_primitives::Address::repeat_byte(0x11).encode(&mut log_payload);
+        let topics = vec![alloy_primitives::B256::repeat_byte(0x22)];
+        topics.encode(&mut log_payload);
+        alloy_primitives::Bytes::new().encode(&mut log_payload);
+        list_header(log_payload.len(), &mut log);
+        log.extend_from_slice(&log_payload);
+        let mut logs = Vec::new();
+        list_header(log.len(), &mut logs);
+        logs.extend_from_slice(&log);
+
+        let mut slim_payload = vec![0x02, 0x01, 0x82, 0x52, 0x08]; // type 2, status 1, 21000
+        slim_payload.extend_from_slice(&logs);
+        let mut slim = Vec::new();
+        list_header(slim_payload.len(), &mut slim);
+        slim.extend_from_slice(&slim_payload);
+        let mut slim_list = Vec::new();
+        list_header(slim.len(), &mut slim_list);
+        slim_list.extend_from_slice(&slim);
+        let decoded = decode_receipts(&slim_list).unwrap();
+        assert_eq!(decoded[0].form, ReceiptForm::Slim);
+        assert_eq!(decoded[0].tx_type, 2);
+        assert_eq!(decoded[0].cumulative_gas, 21000);
+        assert_ne!(decoded[0].logs_bloom, Bloom::ZERO);
+        // Re-decoding the rebuilt consensus encoding gives the same receipt.
+        let enc = decoded[0].encoding.to_vec();
+        let mut wrapped = Vec::new();
+        alloy_rlp::Header {
+            list: false,
+            payload_length: enc.len(),
+        }
+        .encode(&mut wrapped);
+        wrapped.extend_from_slice(&enc);
+        let mut list = Vec::new();
+        list_header(wrapped.len(), &mut list);
+        list.extend_from_slice(&wrapped);
+        let again = decode_receipts(&list).unwrap();
+        assert_eq!(again[0].form, ReceiptForm::Consensus);
+        assert_eq!(again[0].bloom, Some(decoded[0].logs_bloom));
+        assert_eq!(again[0].encoding, decoded[0].encoding);
+    }
+}

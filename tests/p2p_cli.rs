@@ -1,0 +1,158 @@
+//! `hypasis p2p serve` / `fetch` / `ping` against each other over loopback (eth/68 and
+//! eth/69), the bandwidth cap, and typed errors with non-zero exits.
+
+use std::{process::Command, time::Duration, time::Instant};
+
+use hypasis_devp2p::testchain::{export, generate_after};
+use hypasis_integration_tests::{bin, spawn_first_line};
+use hypasis_primitives::chain::ChainSpec;
+
+const BLOCKS: u64 = 600;
+
+#[test]
+fn serve_fetch_ping_roundtrip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = ChainSpec::devnet();
+    let blocks = generate_after(spec.genesis_hash, 1, BLOCKS, 6, Some(300));
+    let (chain, receipts) = export(&blocks);
+    std::fs::write(tmp.path().join("chain.rlp"), &chain).unwrap();
+    std::fs::write(tmp.path().join("receipts.rlp"), &receipts).unwrap();
+
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args([
+        "p2p",
+        "serve",
+        "--chain",
+        "devnet",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .arg("--blocks")
+    .arg(tmp.path().join("chain.rlp"))
+    .arg("--receipts")
+    .arg(tmp.path().join("receipts.rlp"));
+    let (server, enode) =
+        spawn_first_line(cmd, &tmp.path().join("serve.log"), Duration::from_secs(30));
+    assert!(enode.starts_with("enode://"), "{enode}");
+
+    for eth in ["68", "69"] {
+        let out_dir = tmp.path().join(format!("eth{eth}"));
+        let out = Command::new(bin("hypasis"))
+            .args(["p2p", "fetch", "--quiet", "--chain", "devnet", "--eth", eth])
+            .args(["--peer", &enode, "--from", "1", "--to", &BLOCKS.to_string()])
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "eth/{eth}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            server.log_text()
+        );
+        assert_eq!(std::fs::read(out_dir.join("chain.rlp")).unwrap(), chain);
+        assert_eq!(
+            std::fs::read(out_dir.join("receipts.rlp")).unwrap(),
+            receipts
+        );
+        let out = Command::new(bin("hypasis"))
+            .args(["p2p", "ping", &enode, "--chain", "devnet", "--eth", eth])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("eth version:   {eth}")), "{text}");
+        assert!(text.contains("hypasis/"), "{text}");
+    }
+
+    // Wrong chain: the peer is rejected at Status with a typed error.
+    let out = Command::new(bin("hypasis"))
+        .args([
+            "p2p", "fetch", "--quiet", "--chain", "amoy", "--peer", &enode,
+        ])
+        .args(["--from", "1", "--to", "2", "--out"])
+        .arg(tmp.path().join("wrong"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("status mismatch"), "{err}");
+
+    // Beyond the served range: the peer has no data, the download fails.
+    let out = Command::new(bin("hypasis"))
+        .args([
+            "p2p", "fetch", "--quiet", "--chain", "devnet", "--peer", &enode,
+        ])
+        .args(["--from", "590", "--to", "700", "--out"])
+        .arg(tmp.path().join("beyond"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no peer returned headers"));
+
+    // Bad arguments.
+    for args in [
+        vec!["--peer", "enode://nope", "--from", "1", "--to", "2"],
+        vec!["--peer", enode.as_str(), "--from", "5", "--to", "2"],
+    ] {
+        let out = Command::new(bin("hypasis"))
+            .args(["p2p", "fetch", "--quiet", "--chain", "devnet"])
+            .args(&args)
+            .arg("--out")
+            .arg(tmp.path().join("bad"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("error:"));
+    }
+}
+
+#[test]
+fn peer_rate_cap_limits_throughput() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = ChainSpec::devnet();
+    let blocks = generate_after(spec.genesis_hash, 1, 400, 8, None);
+    let (chain, receipts) = export(&blocks);
+    std::fs::write(tmp.path().join("chain.rlp"), &chain).unwrap();
+    std::fs::write(tmp.path().join("receipts.rlp"), &receipts).unwrap();
+    // 1 Mbit/s = 125 kB/s. The wire bytes (snappy-compressed, eth/69 receipts without
+    // blooms) are at least a third of the compressed files here.
+    let bytes = hypasis_devp2p::p2p::compress(&chain).len()
+        + hypasis_devp2p::p2p::compress(&receipts).len();
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args([
+        "p2p",
+        "serve",
+        "--chain",
+        "devnet",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .args(["--peer-rate-mbps", "1"])
+    .arg("--blocks")
+    .arg(tmp.path().join("chain.rlp"))
+    .arg("--receipts")
+    .arg(tmp.path().join("receipts.rlp"));
+    let (_server, enode) =
+        spawn_first_line(cmd, &tmp.path().join("serve.log"), Duration::from_secs(30));
+    let started = Instant::now();
+    let out = Command::new(bin("hypasis"))
+        .args([
+            "p2p", "fetch", "--quiet", "--chain", "devnet", "--peer", &enode,
+        ])
+        .args(["--from", "1", "--to", "400", "--out"])
+        .arg(tmp.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let elapsed = started.elapsed().as_secs_f64();
+    let min = (bytes as f64 / 3.0 - 65536.0) / 125_000.0;
+    assert!(
+        elapsed >= min,
+        "{bytes} bytes took {elapsed:.2}s, expected at least {min:.2}s"
+    );
+}
