@@ -156,3 +156,69 @@ fn peer_rate_cap_limits_throughput() {
         "{bytes} bytes took {elapsed:.2}s, expected at least {min:.2}s"
     );
 }
+
+/// `hypasis p2p discover`: a second node bootstraps from the first over discv4 on loopback and
+/// lists it; a bad bootnode URL is a clear error.
+#[test]
+fn discover_finds_the_bootnode_and_refuses_bad_urls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut boot = Command::new(bin("hypasis"));
+    boot.args([
+        "p2p",
+        "discover",
+        "--listen",
+        "127.0.0.1:0",
+        "--duration",
+        "20",
+    ]);
+    let (_boot, boot_enode) =
+        spawn_first_line(boot, &tmp.path().join("boot.log"), Duration::from_secs(20));
+    assert!(boot_enode.starts_with("enode://"), "{boot_enode}");
+
+    let out = Command::new(bin("hypasis"))
+        .args([
+            "p2p",
+            "discover",
+            "--listen",
+            "127.0.0.1:0",
+            "--duration",
+            "3",
+            "--bootnode",
+            &boot_enode,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let boot_id = boot_enode
+        .trim_start_matches("enode://")
+        .split('@')
+        .next()
+        .unwrap();
+    assert!(
+        stdout.lines().skip(1).any(|l| l.contains(boot_id)),
+        "the bootnode was not found:\n{stdout}"
+    );
+
+    let bad = Command::new(bin("hypasis"))
+        .args([
+            "p2p",
+            "discover",
+            "--bootnode",
+            "enode://nope",
+            "--duration",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("invalid enode URL"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

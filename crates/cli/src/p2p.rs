@@ -1,4 +1,4 @@
-//! `hypasis p2p fetch | serve | ping | bench`: probe and exercise devp2p peers.
+//! `hypasis p2p fetch | serve | ping | discover | bench`: probe and exercise devp2p peers.
 
 use std::{
     io::Write,
@@ -40,6 +40,10 @@ enum P2pCommand {
     Serve(ServeArgs),
     /// Handshakes with a peer and prints its Hello and Status.
     Ping(PingArgs),
+    /// Runs discv4 from the given bootnodes for a while and prints the nodes found, one
+    /// enode URL per line (the first line is our own enode, so another `discover` can use it
+    /// as its bootnode).
+    Discover(DiscoverArgs),
     /// Measures headers/s and bodies/s over loopback from 1 and 4 local serving peers, next
     /// to the raw decode+keccak rate of the same data.
     Bench(BenchArgs),
@@ -150,6 +154,22 @@ struct PingArgs {
     dial: DialOpts,
 }
 
+#[derive(Debug, Args)]
+struct DiscoverArgs {
+    /// Bootnode enode:// URL (repeatable). Without any, this node only answers others.
+    #[arg(long = "bootnode", value_name = "ENODE")]
+    bootnodes: Vec<String>,
+    /// UDP address to listen on.
+    #[arg(long, default_value = "0.0.0.0:30301")]
+    listen: std::net::SocketAddr,
+    /// How long to run, in seconds.
+    #[arg(long, default_value_t = 30)]
+    duration: u64,
+    /// Node key file (created if missing); a fresh key is used when absent.
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+}
+
 /// Errors of the p2p commands (printed with their context chain by `main`).
 #[derive(Debug, thiserror::Error)]
 enum P2pError {
@@ -187,6 +207,7 @@ pub fn run(args: P2pArgs) -> anyhow::Result<()> {
             P2pCommand::Serve(a) => serve(a).await,
             P2pCommand::Ping(a) => ping(a).await,
             P2pCommand::Bench(a) => bench(a).await,
+            P2pCommand::Discover(a) => discover(a).await,
         }
     })
 }
@@ -241,6 +262,42 @@ async fn dial(
             source,
         })?;
     Ok(session)
+}
+
+async fn discover(args: DiscoverArgs) -> anyhow::Result<()> {
+    use hypasis_devp2p::discv4::{Discv4, Discv4Config};
+    let bootnodes = args
+        .bootnodes
+        .iter()
+        .map(|url| {
+            url.parse::<Enode>().map_err(|source| P2pError::Enode {
+                url: url.clone(),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let secret = match &args.key_file {
+        Some(path) => load_or_generate_secret_key(path)
+            .with_context(|| format!("node key {}", path.display()))?,
+        None => generate_secret_key(),
+    };
+    let config = Discv4Config {
+        bootnodes,
+        refresh_interval: Duration::from_secs(5),
+        ..Discv4Config::default()
+    };
+    let disc = Discv4::bind(args.listen, secret, config)
+        .await
+        .with_context(|| format!("binding UDP {}", args.listen))?;
+    println!("{}", disc.local_enode());
+    std::io::stdout().flush()?;
+    tokio::time::sleep(Duration::from_secs(args.duration)).await;
+    let found = disc.enodes();
+    eprintln!("found {} nodes", found.len());
+    for enode in found {
+        println!("{enode}");
+    }
+    Ok(())
 }
 
 async fn ping(args: PingArgs) -> anyhow::Result<()> {

@@ -338,6 +338,12 @@ pub enum SessionEvent {
     NewBlock(NewBlock),
     /// eth/69 `BlockRangeUpdate`.
     BlockRangeUpdate(BlockRangeUpdate),
+    /// A response carrying a request id this session never issued: unrequested data. (A late
+    /// response to a request that already timed out is not reported; it is dropped silently.)
+    UnrequestedResponse {
+        /// The request id the peer used.
+        request_id: u64,
+    },
 }
 
 /// A decoded incoming message.
@@ -697,6 +703,7 @@ fn spawn_session(
     });
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (ev_tx, ev_rx) = mpsc::channel(config.event_buffer.max(1));
+    let first_request_id = u64::from(rand::random::<u32>());
     let driver = Driver {
         writer,
         codec,
@@ -704,7 +711,8 @@ fn spawn_session(
         commands: cmd_rx,
         events: ev_tx,
         pending: HashMap::new(),
-        next_request_id: rand::random::<u32>() as u64,
+        first_request_id,
+        next_request_id: first_request_id,
         source: config.block_source.clone(),
         limits: config.serve_limits,
         ping_interval: config.ping_interval,
@@ -737,6 +745,8 @@ struct Driver {
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<SessionEvent>,
     pending: HashMap<u64, Pending>,
+    /// First request id this session issued (ids are issued consecutively from here).
+    first_request_id: u64,
     next_request_id: u64,
     source: Option<Arc<dyn BlockSource>>,
     limits: ServeLimits,
@@ -919,8 +929,13 @@ impl Driver {
         msg: EthMessage,
     ) -> Result<(), SessionError> {
         let Some(pending) = self.pending.remove(&request_id) else {
-            // Late response after a timeout, or a response to a request we never made.
-            trace!(remote = %self.remote_id, request_id, "dropping unsolicited response");
+            if (self.first_request_id..self.next_request_id).contains(&request_id) {
+                // A late response to a request that already timed out: normal on slow links.
+                trace!(remote = %self.remote_id, request_id, "dropping late response");
+            } else {
+                debug!(remote = %self.remote_id, request_id, "response to a request never made");
+                self.emit(SessionEvent::UnrequestedResponse { request_id });
+            }
             return Ok(());
         };
         if pending.kind != kind {

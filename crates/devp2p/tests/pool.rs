@@ -291,3 +291,130 @@ async fn inbound_peers_and_max_peers() {
     assert_eq!(r.data.len(), 10);
     pool.shutdown().await;
 }
+
+/// A peer that answers nothing it was asked and pushes a `BlockHeaders` response for a request
+/// id we never issued is banned for unrequested data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrequested_responses_ban_the_peer() {
+    let blocks = testchain::generate(10, 1, None);
+    let genesis = blocks[0].hash;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let secret = generate_secret_key();
+    let enode =
+        hypasis_devp2p::Enode::new(&secret.public_key(), addr.ip(), addr.port(), addr.port());
+    let header = blocks[1].header.clone();
+    let liar = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let session = accept(stream, &secret, SessionConfig::new(status(genesis)))
+            .await
+            .unwrap();
+        // Request ids issued by the pool's session start at a random u32; u64::MAX is never one.
+        let _ = session
+            .handle()
+            .send(hypasis_devp2p::eth::EthMessage::BlockHeaders {
+                request_id: u64::MAX,
+                headers: vec![header],
+            })
+            .await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    });
+
+    let mut config = PoolConfig::new(SessionConfig::new(status(genesis)));
+    config.static_peers = vec![enode.clone()];
+    config.redial_interval = Duration::from_secs(60);
+    let pool = Pool::start(config, generate_secret_key(), None);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !pool.banned().contains(&enode.id) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "peer sending unrequested data was not banned: {:#?}",
+            pool.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pool.shutdown().await;
+    liar.abort();
+}
+
+/// With discovery the pool finds and connects the serving peers through a bootnode; in static
+/// mode (`--no-discovery`: no `discover_from`) the same pool with no static peers connects to
+/// nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_feeds_the_pool_and_static_mode_does_not() {
+    use hypasis_devp2p::discv4::{Discv4, Discv4Config};
+    let blocks = testchain::generate(10, 1, None);
+    let genesis = blocks[0].hash;
+    let source: Arc<dyn BlockSource> = Arc::new(testchain::source(&blocks));
+    let dconf = Discv4Config {
+        request_timeout: Duration::from_millis(500),
+        refresh_interval: Duration::from_millis(300),
+        ..Discv4Config::default()
+    };
+    let boot = Discv4::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        generate_secret_key(),
+        dconf.clone(),
+    )
+    .await
+    .unwrap();
+    // Three serving peers, each announcing its RLPx port through discv4 under the same key.
+    let mut servers = Vec::new();
+    let mut discs = Vec::new();
+    for _ in 0..3 {
+        let secret = generate_secret_key();
+        let mut cfg = SessionConfig::new(status(genesis));
+        cfg.block_source = Some(source.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        servers.push(Server::spawn(listener, secret, cfg, 16).unwrap());
+        let d = Discv4Config {
+            bootnodes: vec![boot.local_enode()],
+            tcp_port: port,
+            ..dconf.clone()
+        };
+        discs.push(
+            Discv4::bind("127.0.0.1:0".parse().unwrap(), secret, d)
+                .await
+                .unwrap(),
+        );
+    }
+    let mut config = PoolConfig::new(SessionConfig::new(status(genesis)));
+    config.redial_interval = Duration::from_millis(200);
+
+    // Static mode: nothing to dial.
+    let static_pool = Pool::start(config.clone(), generate_secret_key(), None);
+    assert!(
+        !static_pool
+            .wait_for_peers(1, Duration::from_millis(1500))
+            .await,
+        "a pool without discovery and without static peers must stay empty"
+    );
+    static_pool.shutdown().await;
+
+    // Discovery mode: the pool's own discv4 bootstraps from the bootnode and feeds the pool.
+    let me = generate_secret_key();
+    let mine = Arc::new(
+        Discv4::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            me,
+            Discv4Config {
+                bootnodes: vec![boot.local_enode()],
+                ..dconf.clone()
+            },
+        )
+        .await
+        .unwrap(),
+    );
+    let pool = Pool::start(config, me, None);
+    pool.discover_from(mine);
+    assert!(
+        pool.wait_for_peers(3, Duration::from_secs(20)).await,
+        "discovery did not find the serving peers: {:#?}",
+        pool.stats()
+    );
+    let ids: Vec<_> = servers.iter().map(|s| s.enode().id).collect();
+    let stats = pool.stats();
+    assert!(ids.iter().all(|id| stats.iter().any(|s| &s.node_id == id)));
+    pool.shutdown().await;
+}

@@ -306,6 +306,45 @@ impl Pool {
         }
     }
 
+    /// Feeds the pool from discv4: every `redial_interval`, nodes in the discovery table that
+    /// are not connected, not banned and not recently dialed are dialed while the pool is below
+    /// `max_peers` (chain membership is still checked at `Status`). Without this call the pool
+    /// runs in static mode (`--no-discovery`): only `static_peers` and inbound peers.
+    pub fn discover_from(&self, discv4: Arc<crate::discv4::Discv4>) {
+        let inner = self.inner.clone();
+        let task = tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(inner.config.redial_interval.max(Duration::from_millis(50)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let free = match inner.state.lock() {
+                    Ok(st) => inner.config.max_peers.saturating_sub(st.peers.len()),
+                    Err(_) => return,
+                };
+                if free == 0 {
+                    continue;
+                }
+                let candidates: Vec<Enode> = {
+                    let Ok(st) = inner.state.lock() else { return };
+                    discv4
+                        .enodes()
+                        .into_iter()
+                        .filter(|e| !st.peers.contains_key(&e.id) && !inner.banned(&st, &e.id))
+                        .take(free)
+                        .collect()
+                };
+                for enode in candidates {
+                    let inner = inner.clone();
+                    tokio::spawn(async move { dial(inner, enode).await });
+                }
+            }
+        });
+        if let Ok(mut tasks) = self.tasks.0.lock() {
+            tasks.push(task);
+        }
+    }
+
     /// Adds a static peer at runtime (e.g. found by discovery).
     pub fn add_peer(&self, enode: Enode) {
         let inner = self.inner.clone();
@@ -735,12 +774,20 @@ impl Inner {
 /// Follows a session's events until it ends, then removes the peer.
 async fn watch(inner: Arc<Inner>, id: NodeId, mut session: Session) {
     while let Some(ev) = session.next_event().await {
-        if let SessionEvent::BlockRangeUpdate(r) = ev
-            && let Ok(mut st) = inner.state.lock()
-            && let Some(p) = st.peers.get_mut(&id)
-        {
-            p.range = Some(r);
-            p.head_hash = r.latest_hash;
+        match ev {
+            SessionEvent::BlockRangeUpdate(r) => {
+                if let Ok(mut st) = inner.state.lock()
+                    && let Some(p) = st.peers.get_mut(&id)
+                {
+                    p.range = Some(r);
+                    p.head_hash = r.latest_hash;
+                }
+            }
+            SessionEvent::UnrequestedResponse { request_id } => {
+                debug!(peer = %short(&id), request_id, "unrequested response");
+                inner.fault(id, Fault::Unrequested);
+            }
+            SessionEvent::NewBlockHashes(_) | SessionEvent::NewBlock(_) => {}
         }
     }
     let reason = session.closed().await;
