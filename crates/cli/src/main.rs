@@ -5,6 +5,7 @@
 mod certs;
 mod chains;
 mod checkpoint;
+mod devnet;
 mod p2p;
 mod verify;
 
@@ -25,6 +26,8 @@ enum Command {
     Checkpoint(checkpoint::CheckpointArgs),
     /// Chain specs known to this build.
     Chains(chains::ChainsArgs),
+    /// A local Bor-style devnet: generated chain, devp2p peers, Heimdall-format endpoint.
+    Devnet(devnet::DevnetArgs),
     /// devp2p tools: fetch blocks from a peer, serve blocks, ping a peer.
     P2p(p2p::P2pArgs),
     /// Verify blocks, headers or era1 files against the chain rules and trusted anchors.
@@ -36,6 +39,7 @@ fn main() -> std::process::ExitCode {
         Command::Certs(args) => certs::run(args),
         Command::Checkpoint(args) => checkpoint::run(args),
         Command::Chains(args) => chains::run(args),
+        Command::Devnet(args) => devnet::run(args),
         Command::P2p(args) => p2p::run(args),
         Command::Verify(args) => verify::run(args),
     };

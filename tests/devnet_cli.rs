@@ -1,0 +1,209 @@
+//! `hypasis devnet`: peers and the Heimdall endpoint come up, a range fetched from one peer
+//! verifies to `checkpoint-root` against the devnet's own checkpoint, and `checkpoint show`
+//! reads the latest checkpoint from the endpoint.
+
+use std::{
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use hypasis_integration_tests::{bin, spawn_first_line};
+
+const BLOCKS: u64 = 2000;
+const CHECKPOINT_LEN: u64 = 256;
+const PEERS: usize = 3;
+
+#[test]
+fn devnet_serves_peers_and_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("devnet");
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args(["devnet", "--blocks", &BLOCKS.to_string()])
+        .args(["--peers", &PEERS.to_string(), "--txs-per-block", "3"])
+        .args([
+            "--listen-base",
+            "127.0.0.1:0",
+            "--heimdall-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--checkpoint-len", &CHECKPOINT_LEN.to_string()])
+        .arg("--out")
+        .arg(&out_dir);
+    let log = tmp.path().join("devnet.log");
+    let (devnet, first) = spawn_first_line(cmd, &log, Duration::from_secs(120));
+    assert!(first.starts_with("enode://"), "{first}");
+    // All lines: PEERS enodes, then the heimdall URL.
+    let stdout_path = log.with_extension("stdout");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let lines: Vec<String> = loop {
+        let text = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() > PEERS {
+            break lines;
+        }
+        assert!(Instant::now() < deadline, "{text}\n{}", devnet.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for l in &lines[..PEERS] {
+        assert!(l.starts_with("enode://"), "{l}");
+    }
+    let heimdall = lines[PEERS]
+        .strip_prefix("heimdall ")
+        .unwrap_or_else(|| panic!("{}", lines[PEERS]))
+        .to_string();
+
+    // The devnet's checkpoints (written with --out).
+    let checkpoints: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("checkpoints.json")).unwrap())
+            .unwrap();
+    let checkpoints = checkpoints.as_array().unwrap();
+    assert_eq!(checkpoints.len() as u64, BLOCKS / CHECKPOINT_LEN);
+    // Checkpoint 3 covers 513..=768: fetch it from the second peer.
+    let cp = &checkpoints[2];
+    let start = cp["range"]["start"].as_u64().unwrap();
+    let end = cp["range"]["end"].as_u64().unwrap();
+    let root = cp["root"].as_str().unwrap();
+    let end_hash = cp["end_block_hash"].as_str().unwrap();
+    assert_eq!((start, end), (513, 768));
+
+    let fetched = tmp.path().join("fetched");
+    let out = Command::new(bin("hypasis"))
+        .args(["p2p", "fetch", "--quiet", "--chain", "devnet"])
+        .args(["--peer", &lines[1], "--from", &start.to_string()])
+        .args(["--to", &end.to_string()])
+        .arg("--out")
+        .arg(&fetched)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        devnet.log_text()
+    );
+
+    let out = Command::new(bin("hypasis"))
+        .args(["verify", "--chain", "devnet", "--blocks"])
+        .arg(fetched.join("chain.rlp"))
+        .arg("--receipts")
+        .arg(fetched.join("receipts.rlp"))
+        .args(["--checkpoint", &format!("{start}:{end}:{root}")])
+        .args(["--trusted", &format!("{end}:{end_hash}")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{start}..={end}")) && stdout.contains("checkpoint-root"),
+        "{stdout}"
+    );
+
+    // The Heimdall endpoint serves the latest checkpoint.
+    let out = Command::new(bin("hypasis"))
+        .args(["checkpoint", "show", "--heimdall", &heimdall])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = checkpoints.last().unwrap();
+    let last_root = last["root"].as_str().unwrap();
+    assert!(
+        stdout.contains(last_root) && stdout.contains(&last["id"].to_string()),
+        "{stdout}"
+    );
+    drop(devnet);
+}
+
+/// Runs `hypasis checkpoint show --heimdall URL [--id N]` and returns its JSON.
+fn show(heimdall: &str, id: Option<u64>) -> serde_json::Value {
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args(["checkpoint", "show", "--heimdall", heimdall]);
+    if let Some(id) = id {
+        cmd.args(["--id", &id.to_string()]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn growing_devnet_publishes_new_blocks_and_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args(["devnet", "--blocks", "300", "--peers", "2"])
+        .args([
+            "--listen-base",
+            "127.0.0.1:0",
+            "--heimdall-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--checkpoint-len", "64", "--grow-every-ms", "20"]);
+    let log = tmp.path().join("devnet.log");
+    let (devnet, enode) = spawn_first_line(cmd, &log, Duration::from_secs(60));
+    let stdout_path = log.with_extension("stdout");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let heimdall = loop {
+        let text = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.starts_with("heimdall ")) {
+            break line["heimdall ".len()..].to_string();
+        }
+        assert!(Instant::now() < deadline, "{text}\n{}", devnet.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(show(&heimdall, None)["id"], 4, "300 blocks: 4 checkpoints");
+    // Wait until checkpoint 6 (321..=384, past the generated 300 blocks) is published.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while show(&heimdall, None)["id"].as_u64().unwrap() < 6 {
+        assert!(Instant::now() < deadline, "{}", devnet.log_text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let cp = show(&heimdall, Some(6));
+    assert_eq!(
+        (cp["start"].as_u64(), cp["end"].as_u64()),
+        (Some(321), Some(384))
+    );
+    let root = cp["root"].as_str().unwrap().to_string();
+
+    let fetched = tmp.path().join("fetched");
+    let out = Command::new(bin("hypasis"))
+        .args([
+            "p2p", "fetch", "--quiet", "--chain", "devnet", "--peer", &enode,
+        ])
+        .args(["--from", "1", "--to", "384"])
+        .arg("--out")
+        .arg(&fetched)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(bin("hypasis"))
+        .args(["verify", "--chain", "devnet", "--blocks"])
+        .arg(fetched.join("chain.rlp"))
+        .arg("--receipts")
+        .arg(fetched.join("receipts.rlp"))
+        .args(["--checkpoint", &format!("321:384:{root}")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("321..=384") && stdout.contains("checkpoint-root"),
+        "{stdout}"
+    );
+    drop(devnet);
+}
