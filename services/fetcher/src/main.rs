@@ -279,6 +279,7 @@ fn main() -> anyhow::Result<()> {
 
             let scheduler = connect(&args.scheduler, &tls, "scheduler").await?;
             let store = connect(&args.store, &tls, "store").await?;
+            let store_channel = store.clone();
             let mut fc = FetcherConfig::new(id.clone());
             fc.memory_budget = args.memory_budget_mb.max(1) * 1024 * 1024;
             fc.parallel_units = args.parallel_units.max(1);
@@ -296,6 +297,46 @@ fn main() -> anyhow::Result<()> {
                 let f = fetcher.clone();
                 let rx = stop_rx.clone();
                 async move { f.run(rx).await }
+            });
+
+            // Checkpoints from the store: units of a known checkpoint are checked against its root.
+            let checkpoints = tokio::spawn({
+                let f = fetcher.clone();
+                let mut rx = stop_rx.clone();
+                let mut client = v1::store_client::StoreClient::new(store_channel.clone())
+                    .max_decoding_message_size(rt.max_message_bytes);
+                async move {
+                    let mut next = 0u64;
+                    loop {
+                        let req = v1::ListCheckpointsRequest {
+                            from_id: Some(next),
+                            to_id: None,
+                            limit: 1000,
+                            latest_only: false,
+                        };
+                        let mut more = false;
+                        match client.list_checkpoints(req).await {
+                            Ok(r) => {
+                                let list = r.into_inner().checkpoints;
+                                more = list.len() >= 1000;
+                                for c in list {
+                                    if let Ok(cp) = hypasis_primitives::Checkpoint::try_from(c) {
+                                        next = next.max(cp.id + 1);
+                                        f.add_checkpoint(cp);
+                                    }
+                                }
+                            }
+                            Err(e) => tracing::debug!(error = %e, "listing checkpoints failed"),
+                        }
+                        if more {
+                            continue;
+                        }
+                        tokio::select! {
+                            _ = rx.wait_for(|s| *s) => break,
+                            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                        }
+                    }
+                }
             });
 
             // Membership: re-register whenever the announcement changes.
@@ -356,6 +397,7 @@ fn main() -> anyhow::Result<()> {
             rt.serve(routes, hypasis_server::shutdown_signal()).await?;
             let _ = stop_tx.send(true);
             let _ = worker.await;
+            let _ = checkpoints.await;
             if let Some(m) = membership {
                 let _ = m.await;
             }
