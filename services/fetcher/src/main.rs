@@ -52,6 +52,9 @@ struct Args {
     /// Do not run discovery (static peers only).
     #[arg(long)]
     no_discovery: bool,
+    /// discv4 UDP listen address (discovery mode).
+    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:30303")]
+    discovery_listen: SocketAddr,
     /// devp2p listen address (inbound peers).
     #[arg(long, value_name = "HOST:PORT")]
     p2p_listen: Option<SocketAddr>,
@@ -245,9 +248,6 @@ fn main() -> anyhow::Result<()> {
         .build()?
         .block_on(async move {
             let _telemetry = hypasis_telemetry::init("hypasis-fetcher", format)?;
-            if !args.no_discovery {
-                tracing::warn!("discovery is not wired into the fetcher yet; using static peers and bootnodes only");
-            }
             let advertise = args.advertise.clone().unwrap_or_else(|| {
                 let scheme = match config.tls {
                     TlsMode::Mutual(_) => "https",
@@ -275,7 +275,40 @@ fn main() -> anyhow::Result<()> {
                 ),
                 None => None,
             };
+            let tcp_port = listener
+                .as_ref()
+                .and_then(|l| l.local_addr().ok())
+                .map_or(0, |a| a.port());
             let pool = Pool::start(pool_cfg, secret, listener);
+            if args.no_discovery {
+                tracing::info!(
+                    "discovery disabled (--no-discovery): static peers and inbound only"
+                );
+            } else {
+                let bootnodes = args
+                    .bootnodes
+                    .iter()
+                    .filter_map(|e| e.parse::<Enode>().ok())
+                    .collect();
+                let disc = hypasis_devp2p::discv4::Discv4::bind(
+                    args.discovery_listen,
+                    secret,
+                    hypasis_devp2p::discv4::Discv4Config {
+                        bootnodes,
+                        tcp_port,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .with_context(|| {
+                    format!(
+                        "binding discv4 on UDP {} (or pass --no-discovery)",
+                        args.discovery_listen
+                    )
+                })?;
+                tracing::info!(enode = %disc.local_enode(), "discv4 running");
+                pool.discover_from(Arc::new(disc));
+            }
 
             let scheduler = connect(&args.scheduler, &tls, "scheduler").await?;
             let store = connect(&args.store, &tls, "store").await?;
@@ -368,7 +401,12 @@ fn main() -> anyhow::Result<()> {
                         if current.as_ref().map(|(a, _)| a) != Some(&ann) {
                             current = None;
                             match coord
-                                .register_member(FETCHER_KIND, &id, &ann.encode(), Duration::from_secs(10))
+                                .register_member(
+                                    FETCHER_KIND,
+                                    &id,
+                                    &ann.encode(),
+                                    Duration::from_secs(10),
+                                )
                                 .await
                             {
                                 Ok(g) => current = Some((ann, g)),
