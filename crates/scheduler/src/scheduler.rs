@@ -904,6 +904,53 @@ impl Scheduler {
         }
     }
 
+    /// The next ready unit of direction `d` in lease order (forward ascending, backward
+    /// descending) whose blocks can be linked to something trusted when they are validated:
+    /// its own anchor (checkpoint, parent hash, end hash), a stored neighbour, or a neighbour
+    /// under lease (in flight, so stored soon). Units with neither wait: a fetcher would
+    /// otherwise hold them while nothing they link to is being fetched.
+    fn next_linkable(&self, d: Direction) -> Option<u64> {
+        /// Ready units looked at per call (the first one is nearly always linkable).
+        const SCAN: usize = 256;
+        let ready = &self.ready[d.index()];
+        let mut candidates: Box<dyn Iterator<Item = &(u64, u64)>> = match d {
+            Direction::Forward => Box::new(ready.iter()),
+            Direction::Backward => Box::new(ready.iter().rev()),
+        };
+        candidates
+            .by_ref()
+            .take(SCAN)
+            .map(|&(_, id)| id)
+            .find(|id| self.linkable(&self.units[id]))
+    }
+
+    fn linkable(&self, u: &Unit) -> bool {
+        if u.checkpoint_id.is_some()
+            || u.parent_hash.is_some()
+            || u.end_hash.is_some()
+            || u.range.start <= self.config.genesis
+        {
+            return true;
+        }
+        // Next to the anchor: linked to it (by its hash when known).
+        if let Some(a) = self.anchor
+            && (u.range.start == a.number.saturating_add(1) || u.range.end == a.number)
+        {
+            return true;
+        }
+        let neighbour = |n: u64| {
+            self.view.contains(n)
+                || self.done.contains(n)
+                || self
+                    .active
+                    .range(..=n)
+                    .next_back()
+                    .map(|(_, id)| &self.units[id])
+                    .is_some_and(|v| v.range.contains(n) && matches!(v.state, UnitState::Leased(_)))
+        };
+        neighbour(u.range.start - 1) || u.range.end.checked_add(1).is_some_and(neighbour)
+    }
+
     fn forward_catching_up(&self) -> bool {
         let f = Direction::Forward.index();
         !self.ready[f].is_empty() || self.counts[f].leased > 0
@@ -949,7 +996,7 @@ impl Scheduler {
         let mut leases = Vec::new();
         if wants(Direction::Forward) && !self.is_paused(Direction::Forward) {
             while leases.len() < max {
-                let Some(&(_, id)) = self.ready[Direction::Forward.index()].first() else {
+                let Some(id) = self.next_linkable(Direction::Forward) else {
                     break;
                 };
                 leases.push(self.grant(id, fetcher, now));
@@ -958,7 +1005,7 @@ impl Scheduler {
         let mut throttled = false;
         if wants(Direction::Backward) && !self.is_paused(Direction::Backward) {
             while leases.len() < max {
-                let Some(&(_, id)) = self.ready[Direction::Backward.index()].last() else {
+                let Some(id) = self.next_linkable(Direction::Backward) else {
                     break;
                 };
                 if !self.backward_allowed(now) {

@@ -600,3 +600,41 @@ fn restore_rebuilds_the_exact_state_and_refuses_newer_terms() {
     };
     assert!(Scheduler::restore(config(100), Arc::new(clock), 4, &newer).is_err());
 }
+
+#[test]
+fn units_with_nothing_to_link_to_wait_for_their_neighbour() {
+    let mut cfg = config(100);
+    cfg.throttle.max_in_flight_share = 1.0;
+    let (mut s, clock) = sched(cfg);
+    s.set_anchor(Anchor {
+        number: 399,
+        hash: None,
+    });
+    s.observe_tip(699);
+    s.refresh_present(&RangeSet::new());
+    // One forward unit at a time: the next one links to the one under lease.
+    let a = s.acquire("f", 1, &[Direction::Forward]);
+    assert_eq!(lease_ranges(&a), vec![(Direction::Forward, r(400, 499))]);
+    let first = a.leases[0].lease.clone();
+    s.fail(
+        &first.lease_id,
+        first.token,
+        FailureReason::PeerFault,
+        "bad",
+    )
+    .unwrap();
+    // 400..=499 backs off: 500..=599 has nothing stored or in flight to link to, so it waits.
+    let b = s.acquire("f", 4, &[Direction::Forward]);
+    assert!(b.leases.is_empty(), "got {:?}", lease_ranges(&b));
+    clock.advance(Duration::from_secs(2));
+    let c = s.acquire("f", 4, &[Direction::Forward]);
+    assert_eq!(
+        lease_ranges(&c),
+        vec![
+            (Direction::Forward, r(400, 499)),
+            (Direction::Forward, r(500, 599)),
+            (Direction::Forward, r(600, 699)),
+        ]
+    );
+    s.check_invariants().unwrap();
+}

@@ -165,11 +165,38 @@ impl Harness {
         self.held.retain(|h| h.lease_id != lease_id);
     }
 
+    /// Model of the scheduler's link rule: a unit is leased only when it can be linked to
+    /// something trusted — its own anchor, the schedule's anchor, or a neighbouring block that
+    /// is stored or under lease.
+    fn linkable(&self, u: &hypasis_scheduler_core::Unit) -> bool {
+        let st = self.s.status();
+        let (anchor, tip) = (self.s.anchor().map(|a| a.number), st.tip);
+        if u.checkpoint_id.is_some()
+            || u.parent_hash.is_some()
+            || u.end_hash.is_some()
+            || u.range.start == 0
+            || anchor.is_some_and(|a| u.range.start == a + 1 || u.range.end == a)
+        {
+            return true;
+        }
+        let ok = |n: u64| {
+            if tip.is_none_or(|t| n > t.max(anchor.unwrap_or(0))) {
+                return false;
+            }
+            match self.s.active_units().find(|v| v.range.contains(n)) {
+                None => true,
+                Some(v) => matches!(v.state, UnitState::Leased(_)),
+            }
+        };
+        ok(u.range.start - 1) || ok(u.range.end + 1)
+    }
+
     fn eligible_forward(&self) -> usize {
         let now = self.now();
         self.s
             .active_units()
             .filter(|u| u.direction == Direction::Forward)
+            .filter(|u| self.linkable(u))
             .filter(|u| match u.state {
                 UnitState::Pending => true,
                 UnitState::Backoff { not_before } | UnitState::NoPeer { not_before } => {

@@ -256,20 +256,3 @@ pub fn log_format(f: hypasis_config::LogFormat) -> hypasis_telemetry::LogFormat 
         hypasis_config::LogFormat::Json => hypasis_telemetry::LogFormat::Json,
     }
 }
-
-/// Runs a service whose API is not implemented in this build yet: the plumbing (mTLS,
-/// reflection, health, metrics, graceful shutdown) runs, health reports the service
-/// `NOT_SERVING`, and calls to its API return `UNIMPLEMENTED`. Used by the service binaries whose
-/// issue has not landed, so deployments and probes can be exercised end to end meanwhile.
-pub async fn serve_not_yet_implemented(
-    rt: ServiceRuntime,
-    lands_with: &str,
-) -> Result<(), ServerError> {
-    tracing::warn!(
-        service = rt.grpc_service,
-        "this build does not implement the {} API yet ({lands_with}); serving health (NOT_SERVING), reflection and metrics only",
-        rt.grpc_service
-    );
-    rt.set_serving(false).await;
-    rt.serve(Routes::default(), shutdown_signal()).await
-}

@@ -1,19 +1,225 @@
 //! `hypasis-fetcher`: the fetcher service.
 //!
-//! Its API (`hypasis.v1` in `proto/hypasis/v1/fetcher.proto`) lands with the devp2p and Sync issues. Until then
-//! this binary runs the shared service plumbing (mTLS, reflection, health reporting
-//! `NOT_SERVING`, metrics, graceful shutdown) so deployments can be exercised.
+//! Runs the devp2p peer pool, takes leases from the scheduler (`--scheduler URL`), downloads,
+//! validates and writes the blocks to the store (`--store URL`), and serves `hypasis.v1.Fetcher`
+//! (status, peers, bans) over the shared service plumbing (mTLS, health, metrics). With
+//! `--etcd` it registers under the `fetcher` membership kind with its announcement (address,
+//! tip from its peers' heads, peer count), refreshed as they change.
 
+use anyhow::Context;
 use clap::Parser;
-use hypasis_config::CommonArgs;
+use hypasis_config::{CommonArgs, TlsMode};
+use hypasis_coordination::{Coordinator, EtcdCoordinator, EtcdOptions};
+use hypasis_devp2p::Enode;
+use hypasis_devp2p::chain::{Head, session_config};
+use hypasis_devp2p::identity::{generate_secret_key, node_id};
+use hypasis_devp2p::pool::{Fault, Pool, PoolConfig};
+use hypasis_fetcher_core::{Fetcher, FetcherConfig, FetcherMetrics, GrpcLeases, GrpcStoreSink};
+use hypasis_primitives::ChainSpec;
+use hypasis_proto::v1;
+use hypasis_proto::v1::fetcher_server::{Fetcher as FetcherRpc, FetcherServer};
+use hypasis_scheduler_core::service::{FETCHER_KIND, FetcherAnnouncement};
 use hypasis_server::ServiceRuntime;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::{Request, Response, Status};
 
 #[derive(Debug, Parser)]
 #[command(name = "hypasis-fetcher", version, about = "Hypasis fetcher service")]
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
+    /// Scheduler gRPC URL.
+    #[arg(long, env = "HYPASIS_SCHEDULER")]
+    scheduler: String,
+    /// Store gRPC URL.
+    #[arg(long, env = "HYPASIS_STORE")]
+    store: String,
+    /// Chain name (mainnet, sepolia, polygon, amoy, devnet).
+    #[arg(long, env = "HYPASIS_CHAIN", conflicts_with = "genesis")]
+    chain: Option<String>,
+    /// A geth-format genesis.json for a custom chain.
+    #[arg(long, value_name = "FILE")]
+    genesis: Option<PathBuf>,
+    /// Static peer (repeatable).
+    #[arg(long = "peer", value_name = "ENODE")]
+    peers: Vec<String>,
+    /// Bootnode (repeatable; dialed like static peers).
+    #[arg(long = "bootnode", value_name = "ENODE")]
+    bootnodes: Vec<String>,
+    /// Do not run discovery (static peers only).
+    #[arg(long)]
+    no_discovery: bool,
+    /// discv4 UDP listen address (discovery mode).
+    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:30303")]
+    discovery_listen: SocketAddr,
+    /// devp2p listen address (inbound peers).
+    #[arg(long, value_name = "HOST:PORT")]
+    p2p_listen: Option<SocketAddr>,
+    /// etcd endpoint for fetcher membership (repeatable).
+    #[arg(long = "etcd", value_name = "URL")]
+    etcd: Vec<String>,
+    /// Key prefix in etcd.
+    #[arg(long, default_value = "/hypasis")]
+    etcd_prefix: String,
+    /// Maximum connected peers.
+    #[arg(long, default_value_t = 50)]
+    max_peers: usize,
+    /// Memory budget for blocks in flight, MiB.
+    #[arg(long, default_value_t = 256)]
+    memory_budget_mb: u64,
+    /// Units worked on at once.
+    #[arg(long, default_value_t = 4)]
+    parallel_units: u32,
+    /// This fetcher's id (default: derived from its node id).
+    #[arg(long)]
+    id: Option<String>,
+    /// Address announced to the scheduler (default: the listen address).
+    #[arg(long)]
+    advertise: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct FetcherGrpc {
+    fetcher: Fetcher,
+    id: String,
+    chain: v1::ChainId,
+}
+
+fn duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+#[tonic::async_trait]
+impl FetcherRpc for FetcherGrpc {
+    async fn get_status(
+        &self,
+        _: Request<v1::GetFetcherStatusRequest>,
+    ) -> Result<Response<v1::FetcherStatus>, Status> {
+        let f = &self.fetcher;
+        let rates = f.rates();
+        let leases = f
+            .active()
+            .into_iter()
+            .map(|a| v1::Lease {
+                lease_id: a.lease.lease_id.clone(),
+                unit: Some(v1::WorkUnit {
+                    id: a.lease.unit_id,
+                    range: Some(v1::BlockRange {
+                        start: a.lease.start,
+                        end: a.lease.end,
+                    }),
+                    direction: a.lease.direction.to_proto() as i32,
+                    checkpoint_id: a.lease.checkpoint_id,
+                    ..Default::default()
+                }),
+                fetcher_id: self.id.clone(),
+                expires_at: Some(prost_types::Timestamp {
+                    seconds: i64::try_from(a.lease.expires_at_ms / 1000).unwrap_or(0),
+                    nanos: i32::try_from((a.lease.expires_at_ms % 1000) * 1_000_000).unwrap_or(0),
+                }),
+                fencing_token: a.lease.token,
+            })
+            .collect();
+        Ok(Response::new(v1::FetcherStatus {
+            fetcher_id: self.id.clone(),
+            chain: Some(self.chain.clone()),
+            tip: f.tip().map(|n| v1::BlockRef {
+                number: n,
+                hash: Vec::new(),
+            }),
+            peers: u32::try_from(f.pool().peer_count()).unwrap_or(u32::MAX),
+            leases,
+            forward_blocks_per_second: rates[0],
+            backward_blocks_per_second: rates[1],
+            bytes_in_flight: f.budget().in_flight(),
+            bytes_in_flight_limit: f.budget().limit(),
+        }))
+    }
+
+    async fn list_peers(
+        &self,
+        _: Request<v1::ListPeersRequest>,
+    ) -> Result<Response<v1::ListPeersResponse>, Status> {
+        let peers = self
+            .fetcher
+            .pool()
+            .stats()
+            .into_iter()
+            .map(|p| v1::PeerInfo {
+                node_id: format!("{:x}", p.node_id),
+                enode: p.enode,
+                client: p.client,
+                remote_addr: p.addr.map(|a| a.to_string()).unwrap_or_default(),
+                eth_version: p.eth_version,
+                head: Some(v1::BlockRef {
+                    number: p.head_number.unwrap_or(0),
+                    hash: p.head_hash.to_vec(),
+                }),
+                served: p
+                    .served_range
+                    .map(|(s, e)| v1::BlockRange { start: s, end: e }),
+                score: p.score,
+                rtt: Some(duration(p.rtt)),
+                headers_per_second: p.rates[0],
+                bodies_per_second: p.rates[1],
+                in_flight: u32::try_from(p.in_flight).unwrap_or(u32::MAX),
+                inbound: p.inbound,
+            })
+            .collect();
+        Ok(Response::new(v1::ListPeersResponse { peers }))
+    }
+
+    async fn ban_peer(
+        &self,
+        request: Request<v1::BanPeerRequest>,
+    ) -> Result<Response<v1::BanPeerResponse>, Status> {
+        let r = request.into_inner();
+        let text = r.peer.trim();
+        let id = match text.parse::<Enode>() {
+            Ok(e) => e.id,
+            Err(_) => text
+                .trim_start_matches("0x")
+                .parse::<hypasis_devp2p::NodeId>()
+                .map_err(|_| {
+                    Status::invalid_argument(format!(
+                        "`peer`: expected a node id (128 hex digits) or an enode URL, got `{text}`"
+                    ))
+                })?,
+        };
+        let pool = self.fetcher.pool();
+        let was_connected = pool.stats().iter().any(|p| p.node_id == id);
+        tracing::warn!(peer = %id, reason = %r.reason, "banning peer on request");
+        // The pool bans protocol violators for its configured ban duration.
+        pool.report(id, Fault::ProtocolViolation);
+        Ok(Response::new(v1::BanPeerResponse { was_connected }))
+    }
+}
+
+/// Dials a service, retrying while it is not reachable yet (it may start after us).
+async fn connect(
+    url: &str,
+    tls: &TlsMode,
+    server: &str,
+) -> anyhow::Result<tonic::transport::Channel> {
+    loop {
+        match hypasis_server::client_channel(url, tls, "fetcher", server).await {
+            Ok(c) => return Ok(c),
+            Err(e @ hypasis_server::ServerError::Endpoint { .. })
+            | Err(e @ hypasis_server::ServerError::Tls(_)) => {
+                return Err(anyhow::Error::new(e).context(format!("connecting to the {server}")));
+            }
+            Err(e) => {
+                tracing::warn!(url, error = %e, "{server} not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -25,13 +231,215 @@ fn main() -> anyhow::Result<()> {
         SocketAddr::from(([127, 0, 0, 1], 9103)),
     )?;
     let format = hypasis_server::log_format(config.log_format);
+    let spec = match (&args.chain, &args.genesis) {
+        (_, Some(g)) => ChainSpec::from_genesis_file(g)?,
+        (Some(c), None) => ChainSpec::by_name(c)?,
+        (None, None) => anyhow::bail!("one of --chain NAME or --genesis FILE is required"),
+    };
+    let mut static_peers = Vec::new();
+    for e in args.peers.iter().chain(&args.bootnodes) {
+        static_peers.push(
+            e.parse::<Enode>()
+                .map_err(|err| anyhow::anyhow!("bad enode `{e}`: {err}"))?,
+        );
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(async move {
             let _telemetry = hypasis_telemetry::init("hypasis-fetcher", format)?;
+            let advertise = args.advertise.clone().unwrap_or_else(|| {
+                let scheme = match config.tls {
+                    TlsMode::Mutual(_) => "https",
+                    TlsMode::Insecure => "http",
+                };
+                format!("{scheme}://{}", config.listen)
+            });
+            let tls = config.tls.clone();
             let rt = ServiceRuntime::new("fetcher", hypasis_proto::service_names::FETCHER, config)?;
-            hypasis_server::serve_not_yet_implemented(rt, "the devp2p and Sync issues").await?;
+            let metrics = FetcherMetrics::new(&rt.metrics.registry);
+
+            let secret = generate_secret_key();
+            let id = args
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("fetcher-{}", &format!("{:x}", node_id(&secret))[..12]));
+            let mut pool_cfg = PoolConfig::new(session_config(&spec, &Head::genesis(&spec)));
+            pool_cfg.max_peers = args.max_peers.max(1);
+            pool_cfg.static_peers = static_peers;
+            let listener = match args.p2p_listen {
+                Some(a) => Some(
+                    tokio::net::TcpListener::bind(a)
+                        .await
+                        .with_context(|| format!("binding --p2p-listen {a}"))?,
+                ),
+                None => None,
+            };
+            let tcp_port = listener
+                .as_ref()
+                .and_then(|l| l.local_addr().ok())
+                .map_or(0, |a| a.port());
+            let pool = Pool::start(pool_cfg, secret, listener);
+            if args.no_discovery {
+                tracing::info!(
+                    "discovery disabled (--no-discovery): static peers and inbound only"
+                );
+            } else {
+                let bootnodes = args
+                    .bootnodes
+                    .iter()
+                    .filter_map(|e| e.parse::<Enode>().ok())
+                    .collect();
+                let disc = hypasis_devp2p::discv4::Discv4::bind(
+                    args.discovery_listen,
+                    secret,
+                    hypasis_devp2p::discv4::Discv4Config {
+                        bootnodes,
+                        tcp_port,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .with_context(|| {
+                    format!(
+                        "binding discv4 on UDP {} (or pass --no-discovery)",
+                        args.discovery_listen
+                    )
+                })?;
+                tracing::info!(enode = %disc.local_enode(), "discv4 running");
+                pool.discover_from(Arc::new(disc));
+            }
+
+            let scheduler = connect(&args.scheduler, &tls, "scheduler").await?;
+            let store = connect(&args.store, &tls, "store").await?;
+            let store_channel = store.clone();
+            let mut fc = FetcherConfig::new(id.clone());
+            fc.memory_budget = args.memory_budget_mb.max(1) * 1024 * 1024;
+            fc.parallel_units = args.parallel_units.max(1);
+            let fetcher = Fetcher::new(
+                fc,
+                Arc::new(GrpcLeases::new(scheduler)),
+                Arc::new(GrpcStoreSink::new(store, rt.max_message_bytes)),
+                pool.clone(),
+                hypasis_validation::Validator::new(spec.clone()),
+                metrics,
+            );
+
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let worker = tokio::spawn({
+                let f = fetcher.clone();
+                let rx = stop_rx.clone();
+                async move { f.run(rx).await }
+            });
+
+            // Checkpoints from the store: units of a known checkpoint are checked against its root.
+            let checkpoints = tokio::spawn({
+                let f = fetcher.clone();
+                let mut rx = stop_rx.clone();
+                let mut client = v1::store_client::StoreClient::new(store_channel.clone())
+                    .max_decoding_message_size(rt.max_message_bytes);
+                async move {
+                    let mut next = 0u64;
+                    loop {
+                        let req = v1::ListCheckpointsRequest {
+                            from_id: Some(next),
+                            to_id: None,
+                            limit: 1000,
+                            latest_only: false,
+                        };
+                        let mut more = false;
+                        match client.list_checkpoints(req).await {
+                            Ok(r) => {
+                                let list = r.into_inner().checkpoints;
+                                more = list.len() >= 1000;
+                                for c in list {
+                                    if let Ok(cp) = hypasis_primitives::Checkpoint::try_from(c) {
+                                        next = next.max(cp.id + 1);
+                                        f.add_checkpoint(cp);
+                                    }
+                                }
+                            }
+                            Err(e) => tracing::debug!(error = %e, "listing checkpoints failed"),
+                        }
+                        if more {
+                            continue;
+                        }
+                        tokio::select! {
+                            _ = rx.wait_for(|s| *s) => break,
+                            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                        }
+                    }
+                }
+            });
+
+            // Membership: re-register whenever the announcement changes.
+            let membership = if args.etcd.is_empty() {
+                None
+            } else {
+                let coord: Arc<dyn Coordinator> = Arc::new(
+                    EtcdCoordinator::connect(
+                        &args.etcd,
+                        EtcdOptions {
+                            prefix: args.etcd_prefix.clone(),
+                            ..EtcdOptions::default()
+                        },
+                    )
+                    .await
+                    .context("connecting to etcd")?,
+                );
+                let f = fetcher.clone();
+                let id = id.clone();
+                let mut rx = stop_rx.clone();
+                Some(tokio::spawn(async move {
+                    let mut current: Option<(FetcherAnnouncement, _)> = None;
+                    loop {
+                        let ann = FetcherAnnouncement {
+                            addr: advertise.clone(),
+                            tip: f.tip(),
+                            peers: u32::try_from(f.pool().peer_count()).unwrap_or(u32::MAX),
+                        };
+                        if current.as_ref().map(|(a, _)| a) != Some(&ann) {
+                            current = None;
+                            match coord
+                                .register_member(
+                                    FETCHER_KIND,
+                                    &id,
+                                    &ann.encode(),
+                                    Duration::from_secs(10),
+                                )
+                                .await
+                            {
+                                Ok(g) => current = Some((ann, g)),
+                                Err(e) => tracing::warn!(error = %e, "registering in etcd failed"),
+                            }
+                        }
+                        tokio::select! {
+                            _ = rx.wait_for(|s| *s) => break,
+                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                        }
+                    }
+                }))
+            };
+
+            rt.set_serving(true).await;
+            let service = FetcherServer::new(FetcherGrpc {
+                fetcher: fetcher.clone(),
+                id,
+                chain: v1::ChainId {
+                    chain_id: spec.chain_id,
+                    name: spec.name.clone(),
+                    genesis_hash: spec.genesis_hash.to_vec(),
+                },
+            });
+            let routes = tonic::service::Routes::new(service);
+            rt.serve(routes, hypasis_server::shutdown_signal()).await?;
+            let _ = stop_tx.send(true);
+            let _ = worker.await;
+            let _ = checkpoints.await;
+            if let Some(m) = membership {
+                let _ = m.await;
+            }
+            pool.shutdown().await;
             Ok(())
         })
 }

@@ -1,0 +1,351 @@
+//! The fetcher against real parts: a real peer pool connected to real devp2p servers serving a
+//! generated chain, a real redb store and the real durable scheduler in process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_consensus::Header;
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{B256, Bytes, U256};
+use alloy_rlp::{Decodable, Encodable};
+use hypasis_devp2p::{
+    BlockSource, LocalStatus, MemoryBlockSource, SessionConfig,
+    eth::{ForkHash, ForkId},
+    identity::generate_secret_key,
+    pool::{Pool, PoolConfig},
+    server::Server,
+    testchain::{self, TestBlock},
+};
+use hypasis_fetcher_core::{Fetcher, FetcherConfig, FetcherMetrics, InProcessLeases, StorageSink};
+use hypasis_gaps::Range;
+use hypasis_primitives::ChainSpec;
+use hypasis_scheduler_core::{
+    Anchor, AnchorSource, BackoffConfig, DurableScheduler, SchedulerConfig, SystemClock,
+    store::StorageSchedulerStore,
+};
+use hypasis_storage_api::BlockStorage;
+use hypasis_storage_redb::RedbStorage;
+use hypasis_validation::Validator;
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, watch};
+
+const GENESIS_JSON: &str = r#"{
+  "config": {"chainId": 4242, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0,
+             "eip158Block": 0, "byzantiumBlock": 0, "constantinopleBlock": 0,
+             "petersburgBlock": 0, "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0},
+  "difficulty": "0x1", "gasLimit": "0x1c9c380", "alloc": {}
+}"#;
+
+fn status(genesis: B256, latest: u64) -> LocalStatus {
+    LocalStatus {
+        network_id: 4242,
+        genesis,
+        fork_id: ForkId {
+            hash: ForkHash([9, 9, 9, 9]),
+            next: 0,
+        },
+        total_difficulty: U256::from(1),
+        head_hash: B256::repeat_byte(1),
+        earliest_block: 0,
+        latest_block: latest,
+    }
+}
+
+/// Serves a different chain above `from`: internally consistent headers whose hashes do not
+/// match the trusted ones.
+#[derive(Debug)]
+struct Forked(MemoryBlockSource);
+
+impl BlockSource for Forked {
+    fn header_by_number(&self, number: u64) -> Option<Bytes> {
+        self.0.header_by_number(number)
+    }
+    fn header_by_hash(&self, hash: &B256) -> Option<(u64, Bytes)> {
+        self.0.header_by_hash(hash)
+    }
+    fn body_by_hash(&self, hash: &B256) -> Option<Bytes> {
+        self.0.body_by_hash(hash)
+    }
+    fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
+        self.0.receipts_by_hash(hash)
+    }
+}
+
+/// The same chain with every header's timestamp + 1 and re-linked (a consistent fork).
+fn forked(blocks: &[TestBlock]) -> MemoryBlockSource {
+    let mut s = MemoryBlockSource::new();
+    let mut parent = B256::ZERO;
+    for b in blocks {
+        let mut h = Header::decode(&mut &b.header[..]).unwrap();
+        if b.number > 0 {
+            h.parent_hash = parent;
+        }
+        h.timestamp += 1;
+        let mut out = Vec::new();
+        h.encode(&mut out);
+        parent = alloy_primitives::keccak256(&out);
+        s.insert(b.number, out.into(), b.body.clone(), b.receipts.clone());
+    }
+    s
+}
+
+async fn serve(source: Arc<dyn BlockSource>, genesis: B256, latest: u64) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut cfg = SessionConfig::new(status(genesis, latest));
+    cfg.block_source = Some(source);
+    Server::spawn(listener, generate_secret_key(), cfg, 16).unwrap()
+}
+
+struct Setup {
+    blocks: Vec<TestBlock>,
+    storage: Arc<RedbStorage>,
+    fetcher: Fetcher,
+    _dir: tempfile::TempDir,
+    _servers: Vec<Server>,
+    liar: Option<Server>,
+    later: Vec<hypasis_devp2p::Enode>,
+}
+
+/// `testchain` blocks with the header's logs bloom set from the receipts (the generator leaves
+/// it empty) and re-linked, so that the full validation rules pass.
+fn valid_chain(count: u64) -> Vec<TestBlock> {
+    let mut out = testchain::generate(count, 4, None);
+    let mut parent = B256::ZERO;
+    for b in &mut out {
+        let mut h = Header::decode(&mut &b.header[..]).unwrap();
+        let mut bloom = alloy_primitives::Bloom::ZERO;
+        for r in &b.receipts {
+            let env =
+                alloy_consensus::ReceiptEnvelope::<alloy_primitives::Log>::decode_2718(&mut &r[..])
+                    .unwrap();
+            bloom |= *env.logs_bloom();
+        }
+        h.logs_bloom = bloom;
+        if b.number > 0 {
+            h.parent_hash = parent;
+        }
+        let mut enc = Vec::new();
+        h.encode(&mut enc);
+        b.hash = alloy_primitives::keccak256(&enc);
+        b.header = enc.into();
+        parent = b.hash;
+    }
+    out
+}
+
+async fn setup(count: u64, honest: usize, liar: bool, budget: u64, unit: u64) -> Setup {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let blocks = valid_chain(count);
+    let genesis = blocks[0].hash;
+    let latest = count - 1;
+    let source: Arc<dyn BlockSource> = Arc::new(testchain::source(&blocks));
+    let mut servers = Vec::new();
+    for _ in 0..honest {
+        servers.push(serve(source.clone(), genesis, latest).await);
+    }
+    let liar = if liar {
+        Some(serve(Arc::new(Forked(forked(&blocks))), genesis, latest).await)
+    } else {
+        None
+    };
+
+    let mut session = SessionConfig::new(status(genesis, 0));
+    session.handshake_timeout = Duration::from_secs(5);
+    let mut pc = PoolConfig::new(session);
+    // With a liar, it is the only peer at first (the test adds the honest ones once it is
+    // banned), so that it is certainly asked.
+    let mut later = Vec::new();
+    match &liar {
+        Some(l) => {
+            pc.static_peers = vec![l.enode().clone()];
+            later = servers.iter().map(|s| s.enode().clone()).collect();
+        }
+        None => pc.static_peers = servers.iter().map(|s| s.enode().clone()).collect(),
+    }
+    pc.min_timeout = Duration::from_millis(500);
+    pc.max_timeout = Duration::from_secs(3);
+    pc.target_rtt = Duration::from_millis(200);
+    pc.redial_interval = Duration::from_millis(200);
+    pc.acquire_timeout = Duration::from_secs(10);
+    pc.max_attempts = 20;
+    let pool = Pool::start(pc, generate_secret_key(), None);
+    let want = if liar.is_some() { 1 } else { honest };
+    assert!(pool.wait_for_peers(want, Duration::from_secs(10)).await);
+
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(RedbStorage::open(dir.path().join("db.redb")).unwrap());
+    let store = Arc::new(StorageSchedulerStore(
+        storage.clone() as Arc<dyn BlockStorage>
+    ));
+    let config = SchedulerConfig {
+        genesis: 1,
+        unit_size: unit,
+        lease_ttl: Duration::from_secs(3),
+        backoff: BackoffConfig {
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+            no_peer_base: Duration::from_millis(500),
+            no_peer_max: Duration::from_secs(2),
+        },
+        ..SchedulerConfig::default()
+    };
+    let mid = count / 2;
+    let anchor = AnchorSource::Fixed(Anchor {
+        number: mid,
+        hash: Some(blocks[mid as usize].hash),
+    });
+    let mut durable = DurableScheduler::open(store, config, Arc::new(SystemClock), 1, anchor)
+        .await
+        .unwrap();
+    durable.observe_tip(latest).await.unwrap();
+    let leases = Arc::new(InProcessLeases::new(Arc::new(Mutex::new(durable))));
+
+    let spec = ChainSpec::from_genesis_json(GENESIS_JSON).unwrap();
+    let mut fc = FetcherConfig::new("fetcher-test");
+    fc.memory_budget = budget;
+    fc.initial_block_bytes = 2048;
+    fc.progress_interval = Duration::from_millis(500);
+    fc.link_wait = Duration::from_secs(5);
+    fc.fetch.window = 128;
+    fc.fetch.headers_per_request = 128;
+    fc.fetch.bodies_per_request = 32;
+    fc.fetch.receipts_per_request = 32;
+    let fetcher = Fetcher::new(
+        fc,
+        leases,
+        Arc::new(StorageSink(storage.clone() as Arc<dyn BlockStorage>)),
+        pool,
+        Validator::new(spec),
+        FetcherMetrics::unregistered(),
+    );
+    Setup {
+        blocks,
+        storage,
+        fetcher,
+        _dir: dir,
+        _servers: servers,
+        liar,
+        later,
+    }
+}
+
+async fn run_until_synced(s: &Setup, from: u64, to: u64, timeout: Duration) {
+    let (tx, rx) = watch::channel(false);
+    let f = s.fetcher.clone();
+    let task = tokio::spawn(async move { f.run(rx).await });
+    let want = Range::new(from, to).unwrap();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let gaps = s.storage.gaps(want).await.unwrap();
+        if gaps.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not synced in time; gaps: {gaps:?}; active: {:?}",
+            s.fetcher.active()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn assert_identical(s: &Setup, from: u64, to: u64) {
+    let stored = s
+        .storage
+        .blocks(Range::new(from, to).unwrap(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(stored.len() as u64, to - from + 1);
+    for b in stored {
+        let src = &s.blocks[b.number as usize];
+        assert_eq!(b.hash, src.hash, "block {}", b.number);
+        assert_eq!(b.header, src.header, "block {}", b.number);
+        assert_eq!(b.body, src.body, "block {}", b.number);
+        assert_eq!(
+            b.receipts.to_vec(),
+            hypasis_devp2p::blockfile::receipts_file_item(&src.receipts),
+            "block {}",
+            b.number
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetcher_syncs_whole_range_forward_and_backward() {
+    let s = setup(1200, 3, false, 256 * 1024 * 1024, 100).await;
+    run_until_synced(&s, 1, 1199, Duration::from_secs(120)).await;
+    assert_identical(&s, 1, 1199).await;
+    let m = s.fetcher.metrics();
+    assert!(m.blocks.with_label_values(&["stored", "forward"]).get() > 0);
+    assert!(m.blocks.with_label_values(&["stored", "backward"]).get() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetcher_bans_lying_peer_and_stores_nothing_invalid() {
+    let s = setup(800, 2, true, 256 * 1024 * 1024, 100).await;
+    let liar = s.liar.as_ref().unwrap().enode().id;
+    let (tx, rx) = watch::channel(false);
+    let f = s.fetcher.clone();
+    let task = tokio::spawn(async move { f.run(rx).await });
+    // Only the liar is connected: its headers do not link to the trusted anchor.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !s.fetcher.pool().is_banned(&liar) {
+        assert!(tokio::time::Instant::now() < deadline, "liar not banned");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        s.storage
+            .present()
+            .await
+            .unwrap()
+            .iter_within(Range::new(0, 799).unwrap())
+            .count(),
+        0,
+        "nothing from the liar is stored"
+    );
+    tx.send(true).unwrap();
+    task.await.unwrap();
+    for e in &s.later {
+        s.fetcher.pool().add_peer(e.clone());
+    }
+    assert!(
+        s.fetcher
+            .pool()
+            .wait_for_peers(2, Duration::from_secs(10))
+            .await
+    );
+    run_until_synced(&s, 1, 799, Duration::from_secs(120)).await;
+    assert_identical(&s, 1, 799).await;
+    // The forked peer served headers that do not link to the trusted blocks: it is banned.
+    assert!(s.fetcher.pool().is_banned(&liar), "liar not banned");
+    let _ = s
+        .fetcher
+        .metrics()
+        .units
+        .with_label_values(&["peer_fault"])
+        .get();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetcher_respects_memory_budget() {
+    // Blocks are ~1–2 KiB; a 256 KiB budget holds only a couple of 50-block units at a time.
+    let budget = 256 * 1024;
+    let s = setup(1000, 3, false, budget, 50).await;
+    run_until_synced(&s, 1, 999, Duration::from_secs(120)).await;
+    assert_identical(&s, 1, 999).await;
+    let m = s.fetcher.metrics();
+    let max = m.bytes_in_flight_max.get();
+    assert!(max > 0);
+    assert!(
+        max as u64 <= budget,
+        "bytes in flight {max} exceeded the budget {budget}"
+    );
+}
