@@ -8,16 +8,7 @@ RUN_DIR ?= .hypasis
 .PHONY: run test test-deps lint fmt clippy build fdb-check unit bench clean-run fuzz-smoke fuzz
 
 run: build
-	@mkdir -p $(RUN_DIR)
-	@if [ ! -f $(RUN_DIR)/certs/ca.pem ]; then ./target/debug/hypasis certs generate --out $(RUN_DIR)/certs >/dev/null; fi
-	@echo "make run: the sync (scheduler, fetchers, devnet) has not landed yet, so this starts the store"
-	@echo "service on the embedded redb backend with freshly generated mTLS certificates:"
-	@echo "  gRPC    https://127.0.0.1:7001   (client cert: $(RUN_DIR)/certs/admin.pem + admin.key, CA: $(RUN_DIR)/certs/ca.pem)"
-	@echo "  metrics http://127.0.0.1:9101/metrics"
-	@echo "  data    $(RUN_DIR)/data"
-	@echo "try: tests/tools/node_modules/.bin/buf curl --protocol grpc --cacert $(RUN_DIR)/certs/ca.pem --cert $(RUN_DIR)/certs/admin.pem --key $(RUN_DIR)/certs/admin.key --list-services https://127.0.0.1:7001"
-	@echo "Ctrl-C stops it gracefully."
-	./target/debug/hypasis-store --data-dir $(RUN_DIR)/data --listen 127.0.0.1:7001 --metrics-listen 127.0.0.1:9101 --tls-dir $(RUN_DIR)/certs
+	RUN_DIR=$(RUN_DIR) scripts/run-devnet-sync.sh
 
 build:
 	$(CARGO) build --workspace --bins
@@ -28,7 +19,7 @@ test-deps:
 	@for d in tests/interop tests/l1; do \
 	  if [ -f $$d/package-lock.json ] && [ ! -d $$d/node_modules ]; then npm ci --prefix $$d --no-audit --no-fund --loglevel=error; fi; \
 	done
-	@python3 -c "import grpc, opentelemetry.proto" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check -r tests/tools/requirements.txt
+	@python3 -c "import grpc, opentelemetry.proto, helm_python, kubernetes_validate" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check -r tests/tools/requirements.txt
 
 fmt:
 	$(CARGO) fmt --all -- --check

@@ -1,13 +1,21 @@
 //! `hypasis devnet`: peers and the Heimdall endpoint come up, a range fetched from one peer
 //! verifies to `checkpoint-root` against the devnet's own checkpoint, and `checkpoint show`
-//! reads the latest checkpoint from the endpoint.
+//! reads the latest checkpoint from the endpoint. A growing devnet's peers announce their new
+//! head to connected pools (eth/69 `BlockRangeUpdate`, eth/68 `NewBlockHashes`).
 
 use std::{
     process::Command,
     time::{Duration, Instant},
 };
 
+use hypasis_devp2p::{
+    EthVersion,
+    chain::{Head, session_config},
+    identity::generate_secret_key,
+    pool::{Pool, PoolConfig},
+};
 use hypasis_integration_tests::{bin, spawn_first_line};
+use hypasis_primitives::chain::ChainSpec;
 
 const BLOCKS: u64 = 2000;
 const CHECKPOINT_LEN: u64 = 256;
@@ -163,6 +171,31 @@ fn growing_devnet_publishes_new_blocks_and_checkpoints() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(show(&heimdall, None)["id"], 4, "300 blocks: 4 checkpoints");
+
+    // Pools connected now (one eth/69, one eth/68) follow the growing head.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let peer: hypasis_devp2p::Enode = enode.parse().unwrap();
+    let pools: Vec<Pool> = [EthVersion::Eth69, EthVersion::Eth68]
+        .into_iter()
+        .map(|version| {
+            let spec = ChainSpec::devnet();
+            let mut session = session_config(&spec, &Head::genesis(&spec));
+            session.eth_versions = vec![version];
+            let mut config = PoolConfig::new(session);
+            config.static_peers = vec![peer.clone()];
+            let _guard = rt.enter();
+            let pool = Pool::start(config, generate_secret_key(), None);
+            assert!(rt.block_on(pool.wait_for_peers(1, Duration::from_secs(10))));
+            pool
+        })
+        .collect();
+    let head_of = |pool: &Pool| pool.stats().first().and_then(|p| p.head_number);
+    let start_head = head_of(&pools[0]).expect("eth/69 status carries the head");
+    assert!(start_head >= 300, "{start_head}");
     // Wait until checkpoint 6 (321..=384, past the generated 300 blocks) is published.
     let deadline = Instant::now() + Duration::from_secs(60);
     while show(&heimdall, None)["id"].as_u64().unwrap() < 6 {
@@ -175,6 +208,42 @@ fn growing_devnet_publishes_new_blocks_and_checkpoints() {
         (Some(321), Some(384))
     );
     let root = cp["root"].as_str().unwrap().to_string();
+
+    // Both pools learned a head at or past block 384 from announcements on the sessions
+    // they opened when the head was around 300.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let heads: Vec<Option<u64>> = pools.iter().map(head_of).collect();
+        if heads.iter().all(|h| h.is_some_and(|h| h >= 384)) {
+            let stats = pools[0].stats();
+            let range = stats[0].served_range.unwrap();
+            assert!(range.0 == 0 && range.1 >= 384, "{range:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pool heads {heads:?} (started at {start_head})\n{}",
+            devnet.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for pool in &pools {
+        rt.block_on(pool.shutdown());
+    }
+    // A new session gets the grown head in its Status.
+    let out = Command::new(bin("hypasis"))
+        .args(["p2p", "ping", "--chain", "devnet", "--eth", "69", &enode])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let latest: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("block range:"))
+        .and_then(|r| r.trim().split("..=").nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(latest >= 384, "{stdout}");
 
     let fetched = tmp.path().join("fetched");
     let out = Command::new(bin("hypasis"))

@@ -2,6 +2,10 @@
 //! and its checkpoints from a Heimdall-format endpoint, until Ctrl-C.
 //!
 //! The first lines on stdout are one `enode://...` per peer and `heimdall http://...`.
+//!
+//! With `--grow-every-ms` the peers follow the growing chain: new sessions get the new head
+//! in `Status`, established ones are told with `BlockRangeUpdate` (eth/69) or
+//! `NewBlockHashes` (eth/68) every 32 blocks or `--head-update-ms`, whichever comes first.
 
 use std::{
     io::Write,
@@ -17,7 +21,7 @@ use clap::Args;
 use hypasis_devnet::{CheckpointFeed, DevBlock, Devnet, DevnetParams, serve_heimdall};
 use hypasis_devp2p::{
     BlockSource, EthVersion, MemoryBlockSource,
-    chain::{Head, session_config},
+    chain::{Head, local_status, session_config},
     identity::generate_secret_key,
     server::Server,
 };
@@ -29,7 +33,8 @@ pub struct DevnetArgs {
     /// Blocks to generate after genesis.
     #[arg(long, default_value_t = 50_000)]
     blocks: u64,
-    /// Signed transactions per block (plain transfers from the funded dev accounts).
+    /// Signed transactions per block from the funded dev accounts (value transfers; every
+    /// third a token `transfer` call whose receipt carries a `Transfer` log).
     #[arg(long, default_value_t = 4)]
     txs_per_block: usize,
     /// Bor validators (keys derived from --seed).
@@ -58,6 +63,14 @@ pub struct DevnetArgs {
     /// checkpoints and the milestone are published as they complete).
     #[arg(long, value_name = "MS")]
     grow_every_ms: Option<u64>,
+    /// With --grow-every-ms: announce a new head to connected peers at least this often
+    /// (besides every 32 blocks).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    head_update_ms: u64,
+    /// Publish a checkpoint, and the milestone, only this many blocks behind the head
+    /// (Heimdall's checkpoints trail the tip; a large lag puts the newest anchor mid-chain).
+    #[arg(long, value_name = "BLOCKS", default_value_t = 0)]
+    checkpoint_lag: u64,
     /// Directory for chain.rlp, receipts.rlp and checkpoints.json (created).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -159,8 +172,12 @@ async fn serve(args: DevnetArgs) -> anyhow::Result<()> {
         total_difficulty,
         earliest: 0,
     };
-    let mut config = session_config(&spec, &head);
+    let (head_tx, head_rx) = tokio::sync::watch::channel(local_status(&spec, &head));
+    let mut config = session_config(&spec, &head).with_live_status(head_rx);
     config.eth_versions = vec![EthVersion::Eth68, EthVersion::Eth69];
+    // Bor peers announce new blocks on eth/68 too.
+    config.announce_block_hashes = true;
+    config.head_update_interval = Duration::from_millis(args.head_update_ms.max(1));
     config.block_source = Some(source.clone() as Arc<dyn BlockSource>);
     config.outbound_rate = args
         .peer_rate_mbps
@@ -185,8 +202,30 @@ async fn serve(args: DevnetArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("starting peer {i}"))?,
         );
     }
-    let feed = CheckpointFeed::new(spec.chain_id, net.checkpoints.clone());
-    feed.set_milestone(net.head().number, net.head_hash(), net.head().timestamp);
+    let lag = args.checkpoint_lag;
+    let due = move |net: &Devnet, from: usize| -> Vec<_> {
+        let head = net.head().number;
+        net.checkpoints[from..]
+            .iter()
+            .take_while(|c| c.range.end.saturating_add(lag) <= head)
+            .cloned()
+            .collect()
+    };
+    let initial = due(&net, 0);
+    let mut published = initial.len();
+    let feed = CheckpointFeed::new(spec.chain_id, initial);
+    // The milestone trails the head like the checkpoints.
+    let milestone = move |net: &Devnet| {
+        let n = net.head().number.saturating_sub(lag);
+        net.blocks
+            .iter()
+            .rev()
+            .find(|b| b.raw.number == n)
+            .map(|b| (b.raw.number, b.raw.hash, b.header.timestamp))
+    };
+    if let Some((n, h, t)) = milestone(&net) {
+        feed.set_milestone(n, h, t);
+    }
     let listener = tokio::net::TcpListener::bind(args.heimdall_listen)
         .await
         .with_context(|| format!("heimdall endpoint: listening on {}", args.heimdall_listen))?;
@@ -211,18 +250,29 @@ async fn serve(args: DevnetArgs) -> anyhow::Result<()> {
     let grow = args.grow_every_ms.filter(|ms| *ms > 0).map(|ms| {
         let source = source.clone();
         let feed = feed.clone();
+        let spec = spec.clone();
+        let mut head = head;
         let mut net = net;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(ms));
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let before = net.checkpoints.len();
                 net.extend(1);
                 let Some(b) = net.blocks.last() else { continue };
                 source.insert(b);
-                feed.publish(net.checkpoints[before..].iter().cloned());
-                feed.set_milestone(b.raw.number, b.raw.hash, b.header.timestamp);
+                // The peers serve the block before they announce it.
+                head.number = b.raw.number;
+                head.hash = b.raw.hash;
+                head.timestamp = b.header.timestamp;
+                head.total_difficulty += b.header.difficulty;
+                head_tx.send_replace(local_status(&spec, &head));
+                let new = due(&net, published);
+                published += new.len();
+                feed.publish(new);
+                if let Some((n, h, t)) = milestone(&net) {
+                    feed.set_milestone(n, h, t);
+                }
             }
         })
     });

@@ -6,7 +6,10 @@ mod certs;
 mod chains;
 mod checkpoint;
 mod devnet;
+mod export;
 mod p2p;
+mod standalone;
+mod status;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -28,8 +31,14 @@ enum Command {
     Chains(chains::ChainsArgs),
     /// A local Bor-style devnet: generated chain, devp2p peers, Heimdall-format endpoint.
     Devnet(devnet::DevnetArgs),
+    /// Write stored blocks (and receipts) from the embedded store to chain.rlp / receipts.rlp.
+    Export(export::ExportArgs),
     /// devp2p tools: fetch blocks from a peer, serve blocks, ping a peer.
     P2p(p2p::P2pArgs),
+    /// Sync a chain in one process: all five services on the embedded store, no etcd.
+    Standalone(standalone::StandaloneArgs),
+    /// The cluster's sync status from the scheduler (and optionally the store).
+    Status(status::StatusArgs),
     /// Verify blocks, headers or era1 files against the chain rules and trusted anchors.
     Verify(verify::VerifyArgs),
 }
@@ -40,7 +49,10 @@ fn main() -> std::process::ExitCode {
         Command::Checkpoint(args) => checkpoint::run(args),
         Command::Chains(args) => chains::run(args),
         Command::Devnet(args) => devnet::run(args),
+        Command::Export(args) => export::run(args),
         Command::P2p(args) => p2p::run(args),
+        Command::Standalone(args) => standalone::run(args),
+        Command::Status(args) => status::run(args),
         Command::Verify(args) => verify::run(args),
     };
     match result {

@@ -1,18 +1,23 @@
 //! The devnet chain generator: Bor-style blocks sealed by local validator keys, carrying real
 //! signed transactions (legacy EIP-155 and EIP-1559 value transfers from the funded dev
-//! accounts of the devnet genesis) and their receipts, plus checkpoints over consecutive
-//! ranges with roots computed as Bor does ([`hypasis_validation::checkpoint_root`]).
+//! accounts of the devnet genesis; every third one an ERC-20 style `transfer(to, amount)` call
+//! to [`DEV_TOKEN`] whose receipt carries a `Transfer` log) and their receipts, plus
+//! checkpoints over consecutive ranges with roots computed as Bor does
+//! ([`hypasis_validation::checkpoint_root`]).
 //!
 //! The transactions are not executed: the state root is a placeholder (no validator in this
-//! workspace executes), but every root the validator checks (transactions, receipts, ommers,
-//! logs bloom, gas used, base fee, Bor seal and validator bytes, checkpoint roots) is real.
+//! workspace executes) and the token logs and gas are synthesized, but every root the
+//! validator checks (transactions, receipts, ommers, receipt and header logs blooms, gas used,
+//! base fee, Bor seal and validator bytes, checkpoint roots) is real.
 
 use alloy_consensus::{
     EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom,
     SignableTransaction, TxEip1559, TxEnvelope, TxLegacy,
 };
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, B256, Bloom, Bytes, Signature, TxKind, U256, keccak256};
+use alloy_primitives::{
+    Address, B256, Bloom, Bytes, Log, LogData, Signature, TxKind, U256, keccak256,
+};
 use alloy_rlp::Encodable;
 use alloy_trie::root::ordered_trie_root_encoded;
 use hypasis_primitives::{
@@ -24,7 +29,21 @@ use secp256k1::{Message, SecretKey, ecdsa::RecoverableSignature};
 
 /// Gas of a plain value transfer.
 pub const TRANSFER_GAS: u64 = 21_000;
-/// Most transactions per block accepted by [`generate`] (keeps blocks far below the gas
+/// Gas limit of the token transfer calls.
+pub const TOKEN_TRANSFER_GAS_LIMIT: u64 = 60_000;
+/// Gas a token transfer call is recorded to use (not executed; a typical ERC-20 transfer).
+pub const TOKEN_TRANSFER_GAS: u64 = 35_000;
+/// The (code-less) ERC-20 style token the devnet's token transfer calls go to.
+pub const DEV_TOKEN: Address = Address::new([
+    0x70, 0x4b, 0x45, 0x4e, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
+]);
+/// `keccak256("Transfer(address,address,uint256)")`, topic 0 of the ERC-20 `Transfer` log.
+pub const TRANSFER_EVENT: B256 = B256::new(hex_literal(
+    b"ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",
+));
+/// Selector of `transfer(address,uint256)`.
+const TRANSFER_SELECTOR: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
+/// Most transactions per block accepted by [`generate`] (keeps blocks below the gas
 /// target, so the base fee only falls and the fixed fee caps of the transactions stay valid).
 pub const MAX_TXS_PER_BLOCK: usize = 500;
 /// Fee cap of the generated transactions (wei per gas).
@@ -224,6 +243,9 @@ fn block_contents(
 ) -> Contents {
     // Sender s signs transactions s, s + S, s + 2S, ... of every block.
     let per_sender = |s: usize| ((txs + senders.len() - 1 - s) / senders.len()) as u64;
+    let sender_addresses: Vec<Address> = senders.iter().map(address_of).collect();
+    let mut cumulative_gas = 0u64;
+    let mut block_bloom = Bloom::ZERO;
     let mut tx_items = Vec::new();
     let mut tx_2718 = Vec::with_capacity(txs);
     let mut receipt_items = Vec::new();
@@ -242,17 +264,53 @@ fn block_contents(
             )[12..],
         );
         let value = U256::from(1_000_000_000u64 + number * 1000 + i as u64);
+        // Every third transaction is a token transfer of `value` tokens to `to`.
+        let token = i % 3 == 2;
+        let (call_to, call_value, input, gas_limit, gas, logs) = if token {
+            let mut input = Vec::with_capacity(68);
+            input.extend_from_slice(&TRANSFER_SELECTOR);
+            input.extend_from_slice(to.into_word().as_slice());
+            input.extend_from_slice(&value.to_be_bytes::<32>());
+            let log = Log {
+                address: DEV_TOKEN,
+                data: LogData::new_unchecked(
+                    vec![
+                        TRANSFER_EVENT,
+                        sender_addresses[s].into_word(),
+                        to.into_word(),
+                    ],
+                    Bytes::from(value.to_be_bytes::<32>().to_vec()),
+                ),
+            };
+            (
+                DEV_TOKEN,
+                U256::ZERO,
+                Bytes::from(input),
+                TOKEN_TRANSFER_GAS_LIMIT,
+                TOKEN_TRANSFER_GAS,
+                vec![log],
+            )
+        } else {
+            (
+                to,
+                value,
+                Bytes::new(),
+                TRANSFER_GAS,
+                TRANSFER_GAS,
+                Vec::new(),
+            )
+        };
         let envelope: TxEnvelope = if i % 2 == 0 {
             let tx = TxEip1559 {
                 chain_id,
                 nonce,
-                gas_limit: TRANSFER_GAS,
+                gas_limit,
                 max_fee_per_gas: MAX_FEE,
                 max_priority_fee_per_gas: PRIORITY_FEE,
-                to: TxKind::Call(to),
-                value,
+                to: TxKind::Call(call_to),
+                value: call_value,
                 access_list: Default::default(),
-                input: Bytes::new(),
+                input,
             };
             let sig = signature(&senders[s], tx.signature_hash());
             tx.into_signed(sig).into()
@@ -261,10 +319,10 @@ fn block_contents(
                 chain_id: Some(chain_id),
                 nonce,
                 gas_price: MAX_FEE,
-                gas_limit: TRANSFER_GAS,
-                to: TxKind::Call(to),
-                value,
-                input: Bytes::new(),
+                gas_limit,
+                to: TxKind::Call(call_to),
+                value: call_value,
+                input,
             };
             let sig = signature(&senders[s], tx.signature_hash());
             tx.into_signed(sig).into()
@@ -272,13 +330,17 @@ fn block_contents(
         let encoded = envelope.encoded_2718();
         network_item(&encoded, &mut tx_items);
         tx_2718.push(encoded);
+        cumulative_gas += gas;
+        let receipt = Receipt {
+            status: Eip658Value::Eip658(true),
+            cumulative_gas_used: cumulative_gas,
+            logs,
+        };
+        let logs_bloom = receipt.bloom_slow();
+        block_bloom.accrue_bloom(&logs_bloom);
         let rwb = ReceiptWithBloom {
-            receipt: Receipt {
-                status: Eip658Value::Eip658(true),
-                cumulative_gas_used: TRANSFER_GAS * (i as u64 + 1),
-                logs: Vec::new(),
-            },
-            logs_bloom: Bloom::ZERO,
+            receipt,
+            logs_bloom,
         };
         let receipt = if i % 2 == 0 {
             ReceiptEnvelope::Eip1559(rwb)
@@ -297,8 +359,8 @@ fn block_contents(
         transactions_root: ordered_trie_root_encoded(&tx_2718),
         receipts_root: ordered_trie_root_encoded(&receipts),
         receipts,
-        gas_used: TRANSFER_GAS * txs as u64,
-        bloom: Bloom::ZERO,
+        gas_used: cumulative_gas,
+        bloom: block_bloom,
     }
 }
 

@@ -6,7 +6,7 @@ pub mod chain;
 pub mod heimdall;
 
 pub use chain::{
-    DEV_ACCOUNT_KEYS, DevBlock, DevValidator, Devnet, DevnetError, DevnetParams, generate,
-    validator_keys,
+    DEV_ACCOUNT_KEYS, DEV_TOKEN, DevBlock, DevValidator, Devnet, DevnetError, DevnetParams,
+    TRANSFER_EVENT, generate, validator_keys,
 };
 pub use heimdall::{CheckpointFeed, serve_heimdall};

@@ -1,5 +1,6 @@
-//! The generated devnet chain passes the validator; the Heimdall endpoint reads back through
-//! the Heimdall source.
+//! The generated devnet chain passes the validator (token transfers carry logs, so receipt
+//! and header blooms are non-trivial); the Heimdall endpoint reads back through the Heimdall
+//! source.
 
 use std::time::{Duration, Instant};
 
@@ -137,6 +138,59 @@ fn generates_50k_blocks_quickly() {
     eprintln!("generated 50,000 blocks in {took:?}");
     assert_eq!(net.blocks.len(), 50_000);
     assert!(took < Duration::from_secs(60), "took {took:?}");
+}
+
+#[test]
+fn token_transfers_carry_transfer_logs_and_blooms() {
+    use alloy_consensus::{ReceiptEnvelope, TxReceipt};
+    use alloy_eips::eip2718::Decodable2718;
+    use alloy_primitives::{BloomInput, keccak256};
+    use hypasis_devnet::chain::{DEV_TOKEN, TRANSFER_EVENT};
+
+    assert_eq!(
+        keccak256("Transfer(address,address,uint256)"),
+        TRANSFER_EVENT
+    );
+    let net = small(20);
+    for b in &net.blocks {
+        let receipts: Vec<ReceiptEnvelope> = b
+            .receipts
+            .iter()
+            .map(|r| ReceiptEnvelope::decode_2718(&mut &r[..]).unwrap())
+            .collect();
+        assert_eq!(receipts.len(), 5);
+        // Transactions 2 (EIP-1559) and 5 (legacy) of 0..5 are token transfers: index 2.
+        for (i, r) in receipts.iter().enumerate() {
+            let logs = r.logs();
+            if i % 3 == 2 {
+                assert_eq!(logs.len(), 1, "block {} receipt {i}", b.raw.number);
+                assert_eq!(logs[0].address, DEV_TOKEN);
+                assert_eq!(logs[0].topics()[0], TRANSFER_EVENT);
+                assert_eq!(logs[0].topics().len(), 3);
+                assert_eq!(logs[0].data.data.len(), 32);
+            } else {
+                assert!(logs.is_empty());
+            }
+            assert_eq!(
+                r.bloom(),
+                r.as_receipt_with_bloom().unwrap().receipt.bloom_slow()
+            );
+        }
+        assert!(
+            b.header
+                .logs_bloom
+                .contains_input(BloomInput::Raw(DEV_TOKEN.as_slice()))
+        );
+        assert!(
+            b.header
+                .logs_bloom
+                .contains_input(BloomInput::Raw(TRANSFER_EVENT.as_slice()))
+        );
+        assert_eq!(
+            b.header.gas_used,
+            receipts.last().unwrap().cumulative_gas_used()
+        );
+    }
 }
 
 #[test]

@@ -17,7 +17,7 @@ use tokio::{
         TcpStream,
         tcp::{OwnedReadHalf, OwnedWriteHalf},
     },
-    sync::{mpsc, oneshot},
+    sync::{mpsc, oneshot, watch},
     task::JoinHandle,
 };
 use tracing::{debug, trace, warn};
@@ -264,6 +264,24 @@ pub struct SessionConfig {
     /// Artificial delay before answering each request (emulates a slow or far-away peer in
     /// tests and benchmarks; a very long delay makes a stalling peer). Zero in production.
     pub response_delay: Duration,
+    /// A live view of our chain status (head number / hash, total difficulty, fork id,
+    /// earliest block) for a node whose head moves. When set, the `Status` sent at the
+    /// handshake is read from it instead of [`Self::status`] (network id and genesis checks
+    /// of the remote status still use [`Self::status`]), and established sessions announce
+    /// head changes: `BlockRangeUpdate` on eth/69, `NewBlockHashes` on eth/68 if
+    /// [`Self::announce_block_hashes`] is set. See [`SessionConfig::with_live_status`].
+    pub live_status: Option<watch::Receiver<LocalStatus>>,
+    /// Announce a head change once the head moved at least this many blocks since the last
+    /// announcement (EIP-7642 and geth: at most once per 32 blocks), or at once when it
+    /// moved back. Default 32.
+    pub head_update_blocks: u64,
+    /// Announce any other head change once this long has passed since the last
+    /// announcement (so slow chains are still announced). Default 2 minutes.
+    pub head_update_interval: Duration,
+    /// On eth/68 sessions, announce head changes with a one-entry `NewBlockHashes`
+    /// `[latest hash, latest number]` (Bor peers announce blocks this way; post-merge geth
+    /// disconnects on block announcements, so this is off by default).
+    pub announce_block_hashes: bool,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -283,6 +301,13 @@ impl fmt::Debug for SessionConfig {
             .field("max_message_size", &self.max_message_size)
             .field("outbound_rate", &self.outbound_rate)
             .field("response_delay", &self.response_delay)
+            .field(
+                "live_status",
+                &self.live_status.as_ref().map(|rx| rx.borrow().clone()),
+            )
+            .field("head_update_blocks", &self.head_update_blocks)
+            .field("head_update_interval", &self.head_update_interval)
+            .field("announce_block_hashes", &self.announce_block_hashes)
             .finish_non_exhaustive()
     }
 }
@@ -306,6 +331,27 @@ impl SessionConfig {
             event_buffer: 256,
             outbound_rate: None,
             response_delay: Duration::ZERO,
+            live_status: None,
+            head_update_blocks: 32,
+            head_update_interval: Duration::from_secs(120),
+            announce_block_hashes: false,
+        }
+    }
+
+    /// Sets [`Self::live_status`]: the status sent at handshakes and announced to
+    /// established sessions follows `live` (create it with
+    /// `tokio::sync::watch::channel(status)` and `send` a new [`LocalStatus`] whenever the
+    /// head moves).
+    pub fn with_live_status(mut self, live: watch::Receiver<LocalStatus>) -> Self {
+        self.live_status = Some(live);
+        self
+    }
+
+    /// Our current status: the latest value of [`Self::live_status`], else [`Self::status`].
+    pub fn current_status(&self) -> LocalStatus {
+        match &self.live_status {
+            Some(rx) => rx.borrow().clone(),
+            None => self.status.clone(),
         }
     }
 }
@@ -463,6 +509,12 @@ async fn establish(
 ) -> Result<Session, SessionError> {
     let _ = stream.set_nodelay(true);
     let remote_addr = stream.peer_addr().ok();
+    // The status we announce at the handshake; later head changes are announced by the driver.
+    let mut live = config.live_status.clone();
+    let local = match &mut live {
+        Some(rx) => rx.borrow_and_update().clone(),
+        None => config.status.clone(),
+    };
     let fut = async {
         let outcome = match side {
             Side::Initiator(remote) => initiator_handshake(&mut stream, secret, &remote).await?,
@@ -477,6 +529,7 @@ async fn establish(
             &mut reader,
             &mut writer,
             &config,
+            &local,
             local_id,
             outcome.remote_id,
             remote_addr,
@@ -503,13 +556,22 @@ async fn establish(
         version = info.eth_version.number(),
         "devp2p session established"
     );
-    Ok(spawn_session(reader, writer, info, codec, &config))
+    let head = live.map(|rx| HeadAnnouncer {
+        rx,
+        announced: (local.latest_block, local.head_hash),
+        announced_at: Instant::now(),
+        min_blocks: config.head_update_blocks.max(1),
+        interval: config.head_update_interval,
+        due: None,
+    });
+    Ok(spawn_session(reader, writer, info, codec, &config, head))
 }
 
 async fn protocol_handshake<R, W>(
     reader: &mut FrameReader<R>,
     writer: &mut FrameWriter<W>,
     config: &SessionConfig,
+    local: &LocalStatus,
     local_id: NodeId,
     remote_id: NodeId,
     remote_addr: Option<SocketAddr>,
@@ -572,7 +634,7 @@ where
         shared: shared.clone(),
     };
 
-    let status = EthMessage::Status(config.status.to_status(eth_version));
+    let status = EthMessage::Status(local.to_status(eth_version));
     writer.write_frame(&codec.encode_eth(&status)?).await?;
     let remote_status = loop {
         let frame = reader.read_frame().await?;
@@ -685,6 +747,7 @@ fn spawn_session(
     info: SessionInfo,
     codec: Codec,
     config: &SessionConfig,
+    head: Option<HeadAnnouncer>,
 ) -> Session {
     let codec = Arc::new(codec);
     let (in_tx, in_rx) = mpsc::channel::<Result<Incoming, SessionError>>(16);
@@ -704,6 +767,10 @@ fn spawn_session(
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (ev_tx, ev_rx) = mpsc::channel(config.event_buffer.max(1));
     let first_request_id = u64::from(rand::random::<u32>());
+    // Only eth/69 (`BlockRangeUpdate`) and, if enabled, eth/68 (`NewBlockHashes`) sessions
+    // announce head changes.
+    let head =
+        head.filter(|_| info.eth_version == EthVersion::Eth69 || config.announce_block_hashes);
     let driver = Driver {
         writer,
         codec,
@@ -720,6 +787,7 @@ fn spawn_session(
         remote_id: info.remote_id,
         bucket: config.outbound_rate.map(TokenBucket::new),
         response_delay: config.response_delay,
+        head,
     };
     let driver_task = tokio::spawn(async move {
         let err = driver.run().await;
@@ -755,6 +823,61 @@ struct Driver {
     remote_id: NodeId,
     bucket: Option<TokenBucket>,
     response_delay: Duration,
+    head: Option<HeadAnnouncer>,
+}
+
+/// Follows [`SessionConfig::live_status`] on an established session and decides when to
+/// announce the head (rate-limited as geth does: every `min_blocks` blocks, at once when
+/// the head moves back, otherwise after `interval`).
+struct HeadAnnouncer {
+    rx: watch::Receiver<LocalStatus>,
+    /// Last announced (or handshake) head number and hash.
+    announced: (u64, B256),
+    announced_at: Instant,
+    min_blocks: u64,
+    interval: Duration,
+    /// When a pending (not yet announced) head change becomes due.
+    due: Option<Instant>,
+}
+
+impl HeadAnnouncer {
+    /// The status to announce now, if any; otherwise arms `due` for a pending change.
+    fn poll(&mut self, now: Instant) -> Option<LocalStatus> {
+        let status = self.rx.borrow_and_update().clone();
+        let (number, hash) = (status.latest_block, status.head_hash);
+        if (number, hash) == self.announced {
+            self.due = None;
+            return None;
+        }
+        let last = self.announced.0;
+        let due_at = self.announced_at + self.interval;
+        if number < last || number - last >= self.min_blocks || now >= due_at {
+            self.announced = (number, hash);
+            self.announced_at = now;
+            self.due = None;
+            Some(status)
+        } else {
+            self.due = Some(due_at);
+            None
+        }
+    }
+}
+
+/// Waits for a change of the live status; pending forever without one (or once its sender
+/// is gone, after which `head` is cleared by the caller).
+async fn head_changed(head: &mut Option<HeadAnnouncer>) -> bool {
+    match head {
+        Some(h) => h.rx.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until a pending head announcement is due; pending forever without one.
+async fn head_due(due: Option<Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// A token bucket in virtual time: every write of `n` bytes moves `next_free` forward by
@@ -814,6 +937,7 @@ impl Driver {
         let mut last_received = Instant::now();
         let mut last_ping = Instant::now();
         loop {
+            let head_due_at = self.head.as_ref().and_then(|h| h.due);
             let step: Result<(), SessionError> = tokio::select! {
                 cmd = self.commands.recv() => match cmd {
                     None => return SessionError::Closed("session handle dropped".into()),
@@ -831,6 +955,16 @@ impl Driver {
                         self.handle_incoming(msg).await
                     }
                 },
+                alive = head_changed(&mut self.head) => {
+                    if alive {
+                        self.announce_head().await
+                    } else {
+                        // The live status is gone: nothing more to announce.
+                        self.head = None;
+                        Ok(())
+                    }
+                },
+                _ = head_due(head_due_at) => self.announce_head().await,
                 _ = tick.tick() => {
                     let now = Instant::now();
                     self.pending.retain(|_, p| !p.reply.is_closed());
@@ -865,6 +999,26 @@ impl Driver {
                 "write to peer timed out",
             ))),
         }
+    }
+
+    /// Announces our head if a change is due (see [`HeadAnnouncer`]).
+    async fn announce_head(&mut self) -> Result<(), SessionError> {
+        let Some(status) = self.head.as_mut().and_then(|h| h.poll(Instant::now())) else {
+            return Ok(());
+        };
+        let msg = match self.codec.eth_version {
+            EthVersion::Eth69 => EthMessage::BlockRangeUpdate(BlockRangeUpdate {
+                earliest: status.earliest_block.min(status.latest_block),
+                latest: status.latest_block,
+                latest_hash: status.head_hash,
+            }),
+            EthVersion::Eth68 => EthMessage::NewBlockHashes(vec![BlockHashNumber {
+                hash: status.head_hash,
+                number: status.latest_block,
+            }]),
+        };
+        trace!(remote = %self.remote_id, number = status.latest_block, "announcing head");
+        self.send_eth(&msg).await
     }
 
     async fn send_eth(&mut self, msg: &EthMessage) -> Result<(), SessionError> {

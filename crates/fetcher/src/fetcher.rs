@@ -598,12 +598,10 @@ impl Fetcher {
         }
     }
 
-    /// Whether the unit has something to link to now: its checkpoint, a trusted hash from the
-    /// lease, or a stored neighbour.
+    /// Whether the unit has something to link to now: a trusted hash from the lease, or a
+    /// stored neighbour. (A checkpoint's root does not fix parent hashes, so a checkpoint alone
+    /// is no link.)
     async fn has_link(&self, lease: &LeasedUnit) -> Result<bool, String> {
-        if lease.checkpoint_id.is_some() {
-            return Ok(true);
-        }
         let (parent, end) = self.resolve_links(lease).await?;
         Ok(parent.is_some() || end.is_some())
     }
@@ -704,7 +702,7 @@ impl Fetcher {
                 anchors.trusted.push((lease.end, h));
                 linked = true;
             }
-            if linked || lease.checkpoint_id.is_some() {
+            if linked {
                 break;
             }
             // Give the memory back rather than hold it while others wait for room (the
@@ -720,14 +718,20 @@ impl Fetcher {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let checkpoint = lease
-            .checkpoint_id
-            .and_then(|id| self.shared.checkpoints.lock().unwrap().get(&id).cloned());
-        if let Some(cp) = checkpoint
-            && let Some(a) = checkpoint_anchor(&cp)
-        {
-            anchors.checkpoints.push(a);
-        }
+        // Every known checkpoint inside the unit (the unit's own, and any others when the unit
+        // was cut before they were known).
+        let inside: Vec<Checkpoint> = self
+            .shared
+            .checkpoints
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|c| c.range.start >= lease.start && c.range.end <= lease.end)
+            .cloned()
+            .collect();
+        anchors
+            .checkpoints
+            .extend(inside.iter().filter_map(checkpoint_anchor));
         let validator = self.shared.validator.clone();
         let data: Vec<BlockData> = blocks.iter().map(BlockData::from).collect();
         let result =

@@ -9,12 +9,16 @@
 
 mod budget;
 mod fetcher;
+mod grpc;
 mod lease;
+mod membership;
 mod metrics;
 mod sink;
 
 pub use budget::{ByteBudget, Reservation};
 pub use fetcher::{ActiveUnit, Fetcher, FetcherConfig, UnitPhase};
+pub use grpc::FetcherGrpc;
 pub use lease::{GrpcLeases, InProcessLeases, LeaseError, LeaseSource, LeasedUnit};
+pub use membership::announce_membership;
 pub use metrics::FetcherMetrics;
 pub use sink::{BlockSink, GrpcStoreSink, MAX_BATCH_BYTES, SinkError, StorageSink, split_batches};

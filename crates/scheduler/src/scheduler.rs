@@ -906,7 +906,7 @@ impl Scheduler {
 
     /// The next ready unit of direction `d` in lease order (forward ascending, backward
     /// descending) whose blocks can be linked to something trusted when they are validated:
-    /// its own anchor (checkpoint, parent hash, end hash), a stored neighbour, or a neighbour
+    /// its own trusted hash (parent or end), a stored neighbour, or a neighbour
     /// under lease (in flight, so stored soon). Units with neither wait: a fetcher would
     /// otherwise hold them while nothing they link to is being fetched.
     fn next_linkable(&self, d: Direction) -> Option<u64> {
@@ -925,11 +925,8 @@ impl Scheduler {
     }
 
     fn linkable(&self, u: &Unit) -> bool {
-        if u.checkpoint_id.is_some()
-            || u.parent_hash.is_some()
-            || u.end_hash.is_some()
-            || u.range.start <= self.config.genesis
-        {
+        // A checkpoint root does not fix parent hashes: a checkpoint alone is no link.
+        if u.parent_hash.is_some() || u.end_hash.is_some() || u.range.start <= self.config.genesis {
             return true;
         }
         // Next to the anchor: linked to it (by its hash when known).

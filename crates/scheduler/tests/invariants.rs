@@ -171,8 +171,7 @@ impl Harness {
     fn linkable(&self, u: &hypasis_scheduler_core::Unit) -> bool {
         let st = self.s.status();
         let (anchor, tip) = (self.s.anchor().map(|a| a.number), st.tip);
-        if u.checkpoint_id.is_some()
-            || u.parent_hash.is_some()
+        if u.parent_hash.is_some()
             || u.end_hash.is_some()
             || u.range.start == 0
             || anchor.is_some_and(|a| u.range.start == a + 1 || u.range.end == a)

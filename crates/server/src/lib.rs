@@ -63,6 +63,8 @@ pub struct ServiceRuntime {
     pub name: &'static str,
     /// Fully qualified gRPC service name reported by health (e.g. `hypasis.v1.Store`).
     pub grpc_service: &'static str,
+    /// Further gRPC services served by the same server (standalone mode).
+    pub extra_services: Vec<&'static str>,
     /// Merged common settings.
     pub config: CommonConfig,
     /// The process's metrics registry.
@@ -114,12 +116,19 @@ impl ServiceRuntime {
         Ok(Self {
             name,
             grpc_service,
+            extra_services: Vec::new(),
             config,
             metrics,
             health,
             health_service,
             max_message_bytes: 64 * 1024 * 1024,
         })
+    }
+
+    /// Also reports health and reflection for `services` (several services on one server).
+    pub fn also_serving(mut self, services: &[&'static str]) -> Self {
+        self.extra_services.extend_from_slice(services);
+        self
     }
 
     /// Sets the health status of this runtime's gRPC service and of the server as a whole (`""`).
@@ -132,6 +141,9 @@ impl ServiceRuntime {
         self.health
             .set_service_status(self.grpc_service, status)
             .await;
+        for s in &self.extra_services {
+            self.health.set_service_status(*s, status).await;
+        }
         self.health.set_service_status("", status).await;
     }
 
@@ -153,18 +165,26 @@ impl ServiceRuntime {
         )
         .await?;
 
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
+        let mut reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(hypasis_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(self.grpc_service)
-            .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.health.v1.Health");
+        for s in &self.extra_services {
+            reflection_v1 = reflection_v1.with_service_name(*s);
+        }
+        let reflection_v1 = reflection_v1
             .build_v1()
             .map_err(|e| ServerError::Reflection(e.to_string()))?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        let mut reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(hypasis_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(self.grpc_service)
-            .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.health.v1.Health");
+        for s in &self.extra_services {
+            reflection_v1alpha = reflection_v1alpha.with_service_name(*s);
+        }
+        let reflection_v1alpha = reflection_v1alpha
             .build_v1alpha()
             .map_err(|e| ServerError::Reflection(e.to_string()))?;
 

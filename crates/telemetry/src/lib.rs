@@ -64,7 +64,18 @@ impl Drop for TelemetryGuard {
 /// OTLP export is enabled when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-specific variable)
 /// is set; the exporter reads the standard `OTEL_*` variables.
 pub fn init(service: &str, format: LogFormat) -> Result<TelemetryGuard, TelemetryError> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default(service, format, None)
+}
+
+/// [`init`] with another default filter than `info` when `RUST_LOG` is not set (e.g. `warn`
+/// under progress bars).
+pub fn init_with_default(
+    service: &str,
+    format: LogFormat,
+    default_filter: Option<&str>,
+) -> Result<TelemetryGuard, TelemetryError> {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default_filter.unwrap_or("info")));
     let otlp_enabled = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
         || std::env::var_os("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
     let mut guard = TelemetryGuard::default();

@@ -13,27 +13,32 @@ use hypasis_coordination::{Coordinator, EtcdCoordinator, EtcdOptions};
 use hypasis_devp2p::Enode;
 use hypasis_devp2p::chain::{Head, session_config};
 use hypasis_devp2p::identity::{generate_secret_key, node_id};
-use hypasis_devp2p::pool::{Fault, Pool, PoolConfig};
-use hypasis_fetcher_core::{Fetcher, FetcherConfig, FetcherMetrics, GrpcLeases, GrpcStoreSink};
+use hypasis_devp2p::pool::{Pool, PoolConfig};
+use hypasis_fetcher_core::{
+    Fetcher, FetcherConfig, FetcherGrpc, FetcherMetrics, GrpcLeases, GrpcStoreSink,
+};
 use hypasis_primitives::ChainSpec;
 use hypasis_proto::v1;
-use hypasis_proto::v1::fetcher_server::{Fetcher as FetcherRpc, FetcherServer};
-use hypasis_scheduler_core::service::{FETCHER_KIND, FetcherAnnouncement};
 use hypasis_server::ServiceRuntime;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::{Request, Response, Status};
 
 #[derive(Debug, Parser)]
 #[command(name = "hypasis-fetcher", version, about = "Hypasis fetcher service")]
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// Scheduler gRPC URL.
-    #[arg(long, env = "HYPASIS_SCHEDULER")]
-    scheduler: String,
+    /// Scheduler gRPC URL(s): the leader and its standbys, comma-separated and/or repeated.
+    /// A standby's leader hint is followed; otherwise the next URL is tried when one fails.
+    #[arg(
+        long,
+        env = "HYPASIS_SCHEDULER",
+        value_delimiter = ',',
+        required = true
+    )]
+    scheduler: Vec<String>,
     /// Store gRPC URL.
     #[arg(long, env = "HYPASIS_STORE")]
     store: String,
@@ -81,126 +86,6 @@ struct Args {
     advertise: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-struct FetcherGrpc {
-    fetcher: Fetcher,
-    id: String,
-    chain: v1::ChainId,
-}
-
-fn duration(d: Duration) -> prost_types::Duration {
-    prost_types::Duration {
-        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
-    }
-}
-
-#[tonic::async_trait]
-impl FetcherRpc for FetcherGrpc {
-    async fn get_status(
-        &self,
-        _: Request<v1::GetFetcherStatusRequest>,
-    ) -> Result<Response<v1::FetcherStatus>, Status> {
-        let f = &self.fetcher;
-        let rates = f.rates();
-        let leases = f
-            .active()
-            .into_iter()
-            .map(|a| v1::Lease {
-                lease_id: a.lease.lease_id.clone(),
-                unit: Some(v1::WorkUnit {
-                    id: a.lease.unit_id,
-                    range: Some(v1::BlockRange {
-                        start: a.lease.start,
-                        end: a.lease.end,
-                    }),
-                    direction: a.lease.direction.to_proto() as i32,
-                    checkpoint_id: a.lease.checkpoint_id,
-                    ..Default::default()
-                }),
-                fetcher_id: self.id.clone(),
-                expires_at: Some(prost_types::Timestamp {
-                    seconds: i64::try_from(a.lease.expires_at_ms / 1000).unwrap_or(0),
-                    nanos: i32::try_from((a.lease.expires_at_ms % 1000) * 1_000_000).unwrap_or(0),
-                }),
-                fencing_token: a.lease.token,
-            })
-            .collect();
-        Ok(Response::new(v1::FetcherStatus {
-            fetcher_id: self.id.clone(),
-            chain: Some(self.chain.clone()),
-            tip: f.tip().map(|n| v1::BlockRef {
-                number: n,
-                hash: Vec::new(),
-            }),
-            peers: u32::try_from(f.pool().peer_count()).unwrap_or(u32::MAX),
-            leases,
-            forward_blocks_per_second: rates[0],
-            backward_blocks_per_second: rates[1],
-            bytes_in_flight: f.budget().in_flight(),
-            bytes_in_flight_limit: f.budget().limit(),
-        }))
-    }
-
-    async fn list_peers(
-        &self,
-        _: Request<v1::ListPeersRequest>,
-    ) -> Result<Response<v1::ListPeersResponse>, Status> {
-        let peers = self
-            .fetcher
-            .pool()
-            .stats()
-            .into_iter()
-            .map(|p| v1::PeerInfo {
-                node_id: format!("{:x}", p.node_id),
-                enode: p.enode,
-                client: p.client,
-                remote_addr: p.addr.map(|a| a.to_string()).unwrap_or_default(),
-                eth_version: p.eth_version,
-                head: Some(v1::BlockRef {
-                    number: p.head_number.unwrap_or(0),
-                    hash: p.head_hash.to_vec(),
-                }),
-                served: p
-                    .served_range
-                    .map(|(s, e)| v1::BlockRange { start: s, end: e }),
-                score: p.score,
-                rtt: Some(duration(p.rtt)),
-                headers_per_second: p.rates[0],
-                bodies_per_second: p.rates[1],
-                in_flight: u32::try_from(p.in_flight).unwrap_or(u32::MAX),
-                inbound: p.inbound,
-            })
-            .collect();
-        Ok(Response::new(v1::ListPeersResponse { peers }))
-    }
-
-    async fn ban_peer(
-        &self,
-        request: Request<v1::BanPeerRequest>,
-    ) -> Result<Response<v1::BanPeerResponse>, Status> {
-        let r = request.into_inner();
-        let text = r.peer.trim();
-        let id = match text.parse::<Enode>() {
-            Ok(e) => e.id,
-            Err(_) => text
-                .trim_start_matches("0x")
-                .parse::<hypasis_devp2p::NodeId>()
-                .map_err(|_| {
-                    Status::invalid_argument(format!(
-                        "`peer`: expected a node id (128 hex digits) or an enode URL, got `{text}`"
-                    ))
-                })?,
-        };
-        let pool = self.fetcher.pool();
-        let was_connected = pool.stats().iter().any(|p| p.node_id == id);
-        tracing::warn!(peer = %id, reason = %r.reason, "banning peer on request");
-        // The pool bans protocol violators for its configured ban duration.
-        pool.report(id, Fault::ProtocolViolation);
-        Ok(Response::new(v1::BanPeerResponse { was_connected }))
-    }
-}
-
 /// Dials a service, retrying while it is not reachable yet (it may start after us).
 async fn connect(
     url: &str,
@@ -220,6 +105,35 @@ async fn connect(
             }
         }
     }
+}
+
+/// Leases from the schedulers at `urls` (dialed lazily; the leader hint is followed).
+fn scheduler_leases(urls: &[String], tls: &TlsMode) -> anyhow::Result<GrpcLeases> {
+    let urls: Vec<String> = urls
+        .iter()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .collect();
+    let scheme = match tls {
+        TlsMode::Mutual(_) => "https://",
+        TlsMode::Insecure => "http://",
+    };
+    for u in &urls {
+        anyhow::ensure!(
+            u.starts_with(scheme) && u.parse::<tonic::transport::Uri>().is_ok(),
+            "bad --scheduler URL `{u}`: expected {scheme}HOST:PORT"
+        );
+    }
+    let tls = tls.clone();
+    let dial = move |url: String| {
+        let tls = tls.clone();
+        async move {
+            hypasis_server::client_channel(&url, &tls, "fetcher", "scheduler")
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    GrpcLeases::with_endpoints(urls, dial).map_err(|e| anyhow::anyhow!("--scheduler: {e}"))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -310,7 +224,7 @@ fn main() -> anyhow::Result<()> {
                 pool.discover_from(Arc::new(disc));
             }
 
-            let scheduler = connect(&args.scheduler, &tls, "scheduler").await?;
+            let scheduler = scheduler_leases(&args.scheduler, &tls)?;
             let store = connect(&args.store, &tls, "store").await?;
             let store_channel = store.clone();
             let mut fc = FetcherConfig::new(id.clone());
@@ -318,7 +232,7 @@ fn main() -> anyhow::Result<()> {
             fc.parallel_units = args.parallel_units.max(1);
             let fetcher = Fetcher::new(
                 fc,
-                Arc::new(GrpcLeases::new(scheduler)),
+                Arc::new(scheduler),
                 Arc::new(GrpcStoreSink::new(store, rt.max_message_bytes)),
                 pool.clone(),
                 hypasis_validation::Validator::new(spec.clone()),
@@ -387,50 +301,26 @@ fn main() -> anyhow::Result<()> {
                     .await
                     .context("connecting to etcd")?,
                 );
-                let f = fetcher.clone();
-                let id = id.clone();
-                let mut rx = stop_rx.clone();
-                Some(tokio::spawn(async move {
-                    let mut current: Option<(FetcherAnnouncement, _)> = None;
-                    loop {
-                        let ann = FetcherAnnouncement {
-                            addr: advertise.clone(),
-                            tip: f.tip(),
-                            peers: u32::try_from(f.pool().peer_count()).unwrap_or(u32::MAX),
-                        };
-                        if current.as_ref().map(|(a, _)| a) != Some(&ann) {
-                            current = None;
-                            match coord
-                                .register_member(
-                                    FETCHER_KIND,
-                                    &id,
-                                    &ann.encode(),
-                                    Duration::from_secs(10),
-                                )
-                                .await
-                            {
-                                Ok(g) => current = Some((ann, g)),
-                                Err(e) => tracing::warn!(error = %e, "registering in etcd failed"),
-                            }
-                        }
-                        tokio::select! {
-                            _ = rx.wait_for(|s| *s) => break,
-                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                        }
-                    }
-                }))
+                Some(tokio::spawn(hypasis_fetcher_core::announce_membership(
+                    fetcher.clone(),
+                    coord,
+                    id.clone(),
+                    advertise,
+                    stop_rx.clone(),
+                )))
             };
 
             rt.set_serving(true).await;
-            let service = FetcherServer::new(FetcherGrpc {
-                fetcher: fetcher.clone(),
+            let service = FetcherGrpc::new(
+                fetcher.clone(),
                 id,
-                chain: v1::ChainId {
+                v1::ChainId {
                     chain_id: spec.chain_id,
                     name: spec.name.clone(),
                     genesis_hash: spec.genesis_hash.to_vec(),
                 },
-            });
+            )
+            .into_server();
             let routes = tonic::service::Routes::new(service);
             rt.serve(routes, hypasis_server::shutdown_signal()).await?;
             let _ = stop_tx.send(true);

@@ -160,11 +160,12 @@ pub struct PeerStats {
     pub addr: Option<SocketAddr>,
     /// Negotiated eth version.
     pub eth_version: u32,
-    /// Head hash from `Status` / the latest range update.
+    /// Head hash from `Status` / the latest range update / the highest announced block.
     pub head_hash: B256,
-    /// Head number (eth/69 only).
+    /// Head number: eth/69 from `Status` and `BlockRangeUpdate`; on either version raised by
+    /// `NewBlockHashes` announcements (so eth/68 peers have one once they announced a block).
     pub head_number: Option<u64>,
-    /// Served block range (eth/69 only).
+    /// Served block range (eth/69 only, from `Status` and `BlockRangeUpdate`).
     pub served_range: Option<(u64, u64)>,
     /// Current score.
     pub score: i64,
@@ -206,11 +207,22 @@ struct PeerEntry {
     in_flight: usize,
     rate: RateTracker,
     range: Option<BlockRangeUpdate>,
+    /// Highest block announced with `NewBlockHashes` (number, hash).
+    announced: Option<(u64, B256)>,
     head_hash: B256,
     requests: u64,
     items: u64,
     faults: u64,
     connected_at: Instant,
+}
+
+impl PeerEntry {
+    /// The highest head known: range update or announcement.
+    fn head_number(&self) -> Option<u64> {
+        let ranged = self.range.map(|r| r.latest);
+        let announced = self.announced.map(|(n, _)| n);
+        ranged.max(announced)
+    }
 }
 
 #[derive(Default)]
@@ -437,7 +449,7 @@ impl Pool {
                     addr: info.remote_addr,
                     eth_version: info.eth_version.number(),
                     head_hash: p.head_hash,
-                    head_number: p.range.map(|r| r.latest),
+                    head_number: p.head_number(),
                     served_range: p.range.map(|r| (r.earliest, r.latest)),
                     score: p.score,
                     rtt: p.rate.rtt(),
@@ -743,6 +755,7 @@ impl Inner {
                             self.config.initial_capacity,
                         ),
                         range,
+                        announced: None,
                         head_hash,
                         requests: 0,
                         items: 0,
@@ -780,14 +793,28 @@ async fn watch(inner: Arc<Inner>, id: NodeId, mut session: Session) {
                     && let Some(p) = st.peers.get_mut(&id)
                 {
                     p.range = Some(r);
+                    // The range is authoritative (it may move back after a reorg).
+                    p.announced = p.announced.filter(|(n, _)| *n <= r.latest);
                     p.head_hash = r.latest_hash;
+                }
+            }
+            SessionEvent::NewBlockHashes(list) => {
+                let Some(top) = list.iter().max_by_key(|e| e.number) else {
+                    continue;
+                };
+                if let Ok(mut st) = inner.state.lock()
+                    && let Some(p) = st.peers.get_mut(&id)
+                    && p.head_number().is_none_or(|n| top.number > n)
+                {
+                    p.announced = Some((top.number, top.hash));
+                    p.head_hash = top.hash;
                 }
             }
             SessionEvent::UnrequestedResponse { request_id } => {
                 debug!(peer = %short(&id), request_id, "unrequested response");
                 inner.fault(id, Fault::Unrequested);
             }
-            SessionEvent::NewBlockHashes(_) | SessionEvent::NewBlock(_) => {}
+            SessionEvent::NewBlock(_) => {}
         }
     }
     let reason = session.closed().await;

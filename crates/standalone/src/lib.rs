@@ -1,0 +1,640 @@
+//! Standalone mode: the five services in one process, on the embedded store (redb) with the
+//! in-process coordinator — the libraries the cluster's services are built from, wired together
+//! without etcd:
+//!
+//! - **store**: one [`RedbStorage`] shared by everything below, and served as `hypasis.v1.Store`;
+//! - **checkpoint**: the configured sources (Heimdall, L1, beacon) followed into the store by
+//!   the checkpoint [`Follower`], served as `hypasis.v1.CheckpointService`;
+//! - **scheduler**: a [`SchedulerNode`] elected by a [`LocalCoordinator`], its durable state in
+//!   the store, served as `hypasis.v1.Scheduler`;
+//! - **fetcher**: a [`Fetcher`] on a devp2p [`Pool`] taking leases from the node and writing to
+//!   the store, announcing its tip through the coordinator, served as `hypasis.v1.Fetcher`;
+//! - **validator**: the validation library inside the fetcher, and `hypasis.v1.Validator` served.
+//!
+//! All five gRPC services listen on one address (mTLS with the `scheduler` identity by default),
+//! so `hypasis status --scheduler` and grpcurl work against a standalone process as against a
+//! cluster.
+
+use hypasis_checkpoint_sources::config::SourceArgs;
+use hypasis_checkpoint_sources::service::{CheckpointGrpc, Follower, FollowerConfig, Hub};
+use hypasis_checkpoint_sources::store::LocalStore;
+use hypasis_checkpoint_sources::{CheckpointMetrics, CrossChecker};
+use hypasis_config::{CommonConfig, LogFormat, TlsMode};
+use hypasis_coordination::{Coordinator, LocalCoordinator};
+use hypasis_devp2p::Enode;
+use hypasis_devp2p::chain::{Head, session_config};
+use hypasis_devp2p::identity::{generate_secret_key, node_id};
+use hypasis_devp2p::pool::{Pool, PoolConfig};
+use hypasis_fetcher_core::{
+    Fetcher, FetcherConfig, FetcherGrpc, FetcherMetrics, InProcessLeases, LeaseError, LeaseSource,
+    LeasedUnit, StorageSink,
+};
+use hypasis_gaps::Range;
+use hypasis_primitives::{B256, ChainSpec, VerificationLevel};
+use hypasis_proto::v1;
+use hypasis_scheduler_core::service::{ChainInfo, NodeConfig, SchedulerNode};
+use hypasis_scheduler_core::store::StorageSchedulerStore;
+use hypasis_scheduler_core::{
+    Anchor, AnchorSource, BackwardThrottle, FailureReason, SchedulerConfig, SchedulerMetrics,
+    Status, SystemClock,
+};
+use hypasis_server::ServiceRuntime;
+use hypasis_storage_api::{BlockStorage, StorageError};
+use hypasis_storage_redb::RedbStorage;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What goes wrong when starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StandaloneError {
+    /// Bad settings: fix the command line.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The embedded store could not be opened or read (fatal: check the data directory).
+    #[error("store: {0}")]
+    Storage(#[from] StorageError),
+    /// A checkpoint source could not be set up.
+    #[error("checkpoint sources: {0}")]
+    Sources(String),
+    /// Binding or serving failed.
+    #[error("server: {0}")]
+    Server(#[from] hypasis_server::ServerError),
+    /// Other local failure.
+    #[error("{0}")]
+    Local(String),
+}
+
+/// Where the sync is anchored.
+#[derive(Debug, Clone)]
+pub enum AnchorChoice {
+    /// A trusted block `NUMBER:HASH`.
+    Trusted(Anchor),
+    /// The newest checkpoint the sources agree on when the schedule is first made.
+    LatestCheckpoint,
+}
+
+/// Settings of a standalone process.
+#[derive(Debug, Clone)]
+pub struct StandaloneConfig {
+    /// The chain.
+    pub spec: ChainSpec,
+    /// Data directory (`blocks.redb` inside).
+    pub data_dir: PathBuf,
+    /// Static peers.
+    pub peers: Vec<Enode>,
+    /// Bootnodes (dialed and, with discovery, asked for more peers).
+    pub bootnodes: Vec<Enode>,
+    /// discv4 UDP address; `None`: static peers only.
+    pub discovery: Option<SocketAddr>,
+    /// devp2p TCP listen address for inbound peers.
+    pub p2p_listen: Option<SocketAddr>,
+    /// The anchor.
+    pub anchor: AnchorChoice,
+    /// Checkpoint sources (Heimdall, L1, beacon).
+    pub sources: SourceArgs,
+    /// How often the checkpoint sources are polled.
+    pub checkpoint_poll: Duration,
+    /// First checkpoint id to fetch when none is stored (default: the newest).
+    pub checkpoints_from: Option<u64>,
+    /// gRPC address of the five services.
+    pub listen: SocketAddr,
+    /// Metrics address.
+    pub metrics_listen: SocketAddr,
+    /// mTLS directory (the `scheduler` identity serves) or plaintext.
+    pub tls: TlsMode,
+    /// Units fetched at once.
+    pub parallel_units: u32,
+    /// Bytes of blocks in flight at most.
+    pub memory_budget: u64,
+    /// Unit size where no checkpoint applies.
+    pub unit_size: u64,
+    /// Lowest block to sync.
+    pub genesis: u64,
+    /// Lease TTL.
+    pub lease_ttl: Duration,
+    /// Most connected peers.
+    pub max_peers: usize,
+    /// Cap on backward blocks leased per second (the tranquilizer for background work).
+    pub backward_max_blocks_per_second: Option<f64>,
+}
+
+impl StandaloneConfig {
+    /// Defaults for `spec` in `data_dir`.
+    pub fn new(spec: ChainSpec, data_dir: PathBuf) -> Self {
+        Self {
+            spec,
+            data_dir,
+            peers: Vec::new(),
+            bootnodes: Vec::new(),
+            discovery: None,
+            p2p_listen: None,
+            anchor: AnchorChoice::LatestCheckpoint,
+            sources: SourceArgs::default(),
+            checkpoint_poll: Duration::from_secs(5),
+            checkpoints_from: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 7000)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9100)),
+            tls: TlsMode::Insecure,
+            parallel_units: 8,
+            memory_budget: 256 * 1024 * 1024,
+            unit_size: 1024,
+            genesis: 0,
+            lease_ttl: Duration::from_secs(30),
+            max_peers: 50,
+            backward_max_blocks_per_second: None,
+        }
+    }
+}
+
+/// Leases from the in-process scheduler node, whichever term leads.
+#[derive(Debug)]
+struct NodeLeases(Arc<SchedulerNode>);
+
+impl NodeLeases {
+    fn inner(&self) -> Result<InProcessLeases, LeaseError> {
+        self.0
+            .leader_state()
+            .map(InProcessLeases::new)
+            .ok_or_else(|| LeaseError::Unavailable("the scheduler is not leading yet".into()))
+    }
+}
+
+#[tonic::async_trait]
+impl LeaseSource for NodeLeases {
+    async fn acquire(
+        &self,
+        fetcher_id: &str,
+        max_units: u32,
+    ) -> Result<(Vec<LeasedUnit>, Duration), LeaseError> {
+        self.inner()?.acquire(fetcher_id, max_units).await
+    }
+    async fn renew(&self, lease: &LeasedUnit) -> Result<u64, LeaseError> {
+        self.inner()?.renew(lease).await
+    }
+    async fn complete(&self, lease: &LeasedUnit) -> Result<(), LeaseError> {
+        self.inner()?.complete(lease).await
+    }
+    async fn fail(
+        &self,
+        lease: &LeasedUnit,
+        reason: FailureReason,
+        message: &str,
+    ) -> Result<(), LeaseError> {
+        self.inner()?.fail(lease, reason, message).await
+    }
+}
+
+/// A running standalone process.
+#[derive(Debug)]
+pub struct Standalone {
+    storage: Arc<dyn BlockStorage>,
+    node: Arc<SchedulerNode>,
+    fetcher: Fetcher,
+    genesis: u64,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    server: JoinHandle<Result<(), hypasis_server::ServerError>>,
+    started: Instant,
+    grpc: SocketAddr,
+}
+
+/// A snapshot of the sync.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// The scheduler's status (once it leads and is anchored).
+    pub status: Option<Status>,
+    /// Highest block the connected peers announce.
+    pub peer_tip: Option<u64>,
+    /// Connected peers.
+    pub peers: usize,
+    /// Blocks/s stored by the fetcher, forward and backward.
+    pub rates: [f64; 2],
+}
+
+/// The end-of-run summary.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The range accounted: `[genesis, tip]`.
+    pub range: Option<Range>,
+    /// Blocks stored.
+    pub blocks: u64,
+    /// Bytes stored (header + body + receipts).
+    pub bytes: u64,
+    /// Time since start.
+    pub elapsed: Duration,
+    /// Missing ranges within `range`.
+    pub gaps: Vec<Range>,
+    /// Blocks per verification level.
+    pub levels: BTreeMap<VerificationLevel, u64>,
+    /// The anchor.
+    pub anchor: Option<Anchor>,
+}
+
+impl Standalone {
+    /// Opens the store and starts every service.
+    pub async fn start(cfg: StandaloneConfig) -> Result<Self, StandaloneError> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+            StandaloneError::Config(format!("creating {}: {e}", cfg.data_dir.display()))
+        })?;
+        let path = cfg.data_dir.join("blocks.redb");
+        let storage: Arc<dyn BlockStorage> = Arc::new(RedbStorage::open(&path)?);
+        let spec = cfg.spec.clone();
+        if cfg.genesis == 0 {
+            store_genesis(&storage, &spec).await?;
+        }
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        let rt = ServiceRuntime::new(
+            "scheduler",
+            hypasis_proto::service_names::SCHEDULER,
+            CommonConfig {
+                listen: cfg.listen,
+                metrics_listen: cfg.metrics_listen,
+                tls: cfg.tls.clone(),
+                log_format: LogFormat::Text,
+            },
+        )?
+        .also_serving(&[
+            hypasis_proto::service_names::STORE,
+            hypasis_proto::service_names::FETCHER,
+            hypasis_proto::service_names::VALIDATOR,
+            hypasis_proto::service_names::CHECKPOINT,
+        ]);
+        let registry = rt.metrics.registry.clone();
+        let max_msg = rt.max_message_bytes;
+
+        // Store.
+        let store_metrics = hypasis_store_server::StoreMetrics::register(&registry)
+            .map_err(|e| StandaloneError::Local(e.to_string()))?;
+        let store_svc = hypasis_store_server::StoreService::new(storage.clone(), store_metrics);
+
+        // Checkpoints.
+        let cp_metrics = CheckpointMetrics::register(&registry)
+            .map_err(|e| StandaloneError::Local(e.to_string()))?;
+        let hub = Hub::new(Arc::new(LocalStore(storage.clone())), cp_metrics.clone());
+        let sources = if cfg.sources.is_empty() {
+            Vec::new()
+        } else {
+            cfg.sources
+                .build()
+                .await
+                .map_err(|e| StandaloneError::Sources(e.to_string()))?
+        };
+        if matches!(cfg.anchor, AnchorChoice::LatestCheckpoint) && sources.is_empty() {
+            return Err(StandaloneError::Config(
+                "no anchor: give --trusted NUMBER:HASH, or a checkpoint source (--heimdall URL, --l1-rpc URL, --beacon URL)".into(),
+            ));
+        }
+        if !sources.is_empty() {
+            let quorum = cfg.sources.quorum_for(&sources);
+            let checker = CrossChecker::new(sources, quorum).with_metrics(cp_metrics);
+            let follower = Follower::new(
+                checker,
+                hub.clone(),
+                FollowerConfig {
+                    poll_interval: cfg.checkpoint_poll,
+                    start_id: cfg.checkpoints_from,
+                    ..FollowerConfig::default()
+                },
+                None,
+            );
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(follower.run(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })));
+        }
+
+        // Scheduler.
+        let coordinator: Arc<dyn Coordinator> = Arc::new(LocalCoordinator::new());
+        let anchor = match &cfg.anchor {
+            AnchorChoice::Trusted(a) => AnchorSource::Fixed(*a),
+            AnchorChoice::LatestCheckpoint => AnchorSource::LatestCheckpoint,
+        };
+        let node = SchedulerNode::new(
+            NodeConfig {
+                chain: ChainInfo {
+                    name: spec.name.clone(),
+                    chain_id: spec.chain_id,
+                    genesis_hash: spec.genesis_hash.to_vec(),
+                },
+                scheduler: SchedulerConfig {
+                    genesis: cfg.genesis,
+                    unit_size: cfg.unit_size.max(1),
+                    checkpoint_aligned: spec.is_bor(),
+                    lease_ttl: cfg.lease_ttl,
+                    throttle: BackwardThrottle {
+                        max_blocks_per_second: cfg.backward_max_blocks_per_second,
+                        ..BackwardThrottle::default()
+                    },
+                    ..SchedulerConfig::default()
+                },
+                anchor,
+                advertise: format!("in-process://{}", cfg.listen),
+                election: format!("scheduler/{}", spec.name),
+                refresh_interval: Duration::from_millis(500),
+                progress_interval: Duration::from_secs(30),
+                static_tip: None,
+            },
+            Arc::new(StorageSchedulerStore(storage.clone())),
+            coordinator.clone(),
+            Arc::new(SystemClock),
+            SchedulerMetrics::register(&registry)
+                .map_err(|e| StandaloneError::Local(e.to_string()))?,
+            None,
+        );
+        tasks.push(tokio::spawn(node.clone().run(stop_rx.clone())));
+
+        // Fetcher on the devp2p pool.
+        let secret = generate_secret_key();
+        let id = format!("standalone-{}", &format!("{:x}", node_id(&secret))[..12]);
+        let mut pool_cfg = PoolConfig::new(session_config(&spec, &Head::genesis(&spec)));
+        pool_cfg.max_peers = cfg.max_peers.max(1);
+        pool_cfg.static_peers = cfg.peers.iter().chain(&cfg.bootnodes).cloned().collect();
+        let listener = match cfg.p2p_listen {
+            Some(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| {
+                StandaloneError::Config(format!("binding the devp2p listener {a}: {e}"))
+            })?),
+            None => None,
+        };
+        let tcp_port = listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map_or(0, |a| a.port());
+        let pool = Pool::start(pool_cfg, secret, listener);
+        if let Some(addr) = cfg.discovery {
+            let disc = hypasis_devp2p::discv4::Discv4::bind(
+                addr,
+                secret,
+                hypasis_devp2p::discv4::Discv4Config {
+                    bootnodes: cfg.bootnodes.clone(),
+                    tcp_port,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| StandaloneError::Config(format!("binding discv4 on UDP {addr}: {e}")))?;
+            pool.discover_from(Arc::new(disc));
+        }
+        let mut fc = FetcherConfig::new(id.clone());
+        fc.parallel_units = cfg.parallel_units.max(1);
+        fc.memory_budget = cfg.memory_budget.max(1024 * 1024);
+        let fetcher = Fetcher::new(
+            fc,
+            Arc::new(NodeLeases(node.clone())),
+            Arc::new(StorageSink(storage.clone())),
+            pool,
+            hypasis_validation::Validator::new(spec.clone()),
+            FetcherMetrics::new(&registry),
+        );
+        tasks.push(tokio::spawn({
+            let f = fetcher.clone();
+            let rx = stop_rx.clone();
+            async move { f.run(rx).await }
+        }));
+        tasks.push(tokio::spawn(hypasis_fetcher_core::announce_membership(
+            fetcher.clone(),
+            coordinator,
+            id.clone(),
+            format!("in-process://{}", cfg.listen),
+            stop_rx.clone(),
+        )));
+        // Checkpoints known to the fetcher (units of a checkpoint are checked against its root).
+        tasks.push(tokio::spawn({
+            let f = fetcher.clone();
+            let storage = storage.clone();
+            let mut rx = stop_rx.clone();
+            async move {
+                let mut next = 0u64;
+                loop {
+                    match storage.checkpoints(next, u64::MAX, 1000).await {
+                        Ok(list) => {
+                            let full = list.len() >= 1000;
+                            for cp in list {
+                                next = next.max(cp.id + 1);
+                                f.add_checkpoint(cp);
+                            }
+                            if full {
+                                continue;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "reading checkpoints failed"),
+                    }
+                    tokio::select! {
+                        _ = rx.wait_for(|s| *s) => break,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        }));
+
+        // The five gRPC services on one address.
+        let validator_metrics = hypasis_validator_server::ValidatorMetrics::register(&registry)
+            .map_err(|e| StandaloneError::Local(e.to_string()))?;
+        let chain = v1::ChainId {
+            chain_id: spec.chain_id,
+            name: spec.name.clone(),
+            genesis_hash: spec.genesis_hash.to_vec(),
+        };
+        let mut routes = tonic::service::Routes::new(
+            node.grpc_service()
+                .max_decoding_message_size(max_msg)
+                .max_encoding_message_size(max_msg),
+        );
+        routes = routes
+            .add_service(store_svc.into_server(max_msg))
+            .add_service(FetcherGrpc::new(fetcher.clone(), id, chain).into_server())
+            .add_service(
+                hypasis_validator_server::ValidatorService::new(
+                    vec![spec.clone()],
+                    validator_metrics,
+                )
+                .into_server(max_msg),
+            )
+            .add_service(CheckpointGrpc::new(hub.clone()).into_server());
+        rt.set_serving(true).await;
+        let grpc = cfg.listen;
+        let mut srx = stop_rx.clone();
+        let server = tokio::spawn(async move {
+            rt.serve(routes, async move {
+                let _ = srx.wait_for(|s| *s).await;
+                hub.close();
+            })
+            .await
+        });
+        Ok(Self {
+            storage,
+            node,
+            fetcher,
+            genesis: cfg.genesis,
+            stop,
+            tasks,
+            server,
+            started: Instant::now(),
+            grpc,
+        })
+    }
+
+    /// The gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc
+    }
+
+    /// The store.
+    pub fn storage(&self) -> &Arc<dyn BlockStorage> {
+        &self.storage
+    }
+
+    /// The fetcher.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// Whether the server task ended (it failed to bind or stopped).
+    pub fn server_finished(&self) -> bool {
+        self.server.is_finished()
+    }
+
+    /// Where the sync is.
+    pub async fn progress(&self) -> Progress {
+        let status = match self.node.leader_state() {
+            Some(s) => Some(s.lock().await.scheduler().status()),
+            None => None,
+        };
+        Progress {
+            status,
+            peer_tip: self.fetcher.tip(),
+            peers: self.fetcher.pool().peer_count(),
+            rates: self.fetcher.rates(),
+        }
+    }
+
+    /// The summary over `[genesis, tip]` (`tip`: the scheduler's, when `None`).
+    pub async fn summary(&self, tip: Option<u64>) -> Result<Summary, StandaloneError> {
+        let p = self.progress().await;
+        let tip = tip.or(p.status.as_ref().and_then(|s| s.tip));
+        let range = tip.and_then(|t| Range::new(self.genesis, t).ok());
+        let stats = self.storage.stats().await?;
+        let gaps = match range {
+            Some(r) => self.storage.gaps(r).await?,
+            None => Vec::new(),
+        };
+        let levels = self
+            .storage
+            .verification()
+            .await?
+            .into_iter()
+            .map(|(l, set)| {
+                let n = match range {
+                    Some(r) => set.count_within(r),
+                    None => set.count(),
+                };
+                (l, n)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        Ok(Summary {
+            range,
+            blocks: stats.blocks,
+            bytes: stats.bytes,
+            elapsed: self.started.elapsed(),
+            gaps,
+            levels,
+            anchor: p.status.and_then(|s| s.anchor),
+        })
+    }
+
+    /// Stops every service and waits for them.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        match tokio::time::timeout(Duration::from_secs(10), self.server).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("server did not stop in time"),
+        }
+        self.fetcher.pool().shutdown().await;
+    }
+}
+
+/// Stores block 0 from the chain spec (trusted by definition: its hash is the chain's genesis
+/// hash, checked in every peer's handshake) unless it is there. Peers often do not serve it.
+pub async fn store_genesis(
+    storage: &Arc<dyn BlockStorage>,
+    spec: &ChainSpec,
+) -> Result<(), StandaloneError> {
+    if storage.block_by_number(0).await?.is_some() {
+        return Ok(());
+    }
+    let mut header = Vec::new();
+    alloy_rlp::Encodable::encode(&spec.genesis_header, &mut header);
+    let hash = hypasis_primitives::B256::from(alloy_primitives::keccak256(&header));
+    if hash != spec.genesis_hash {
+        return Err(StandaloneError::Config(format!(
+            "the chain spec's genesis header hashes to {hash}, not its genesis hash {}",
+            spec.genesis_hash
+        )));
+    }
+    // Body: [transactions = [], ommers = []] (+ withdrawals = [] when the header has a root).
+    let body: &[u8] = if spec.genesis_header.withdrawals_root.is_some() {
+        &[0xc3, 0xc0, 0xc0, 0xc0]
+    } else {
+        &[0xc2, 0xc0, 0xc0]
+    };
+    let block = hypasis_primitives::RawBlock {
+        number: 0,
+        hash,
+        header: header.into(),
+        body: body.to_vec().into(),
+        receipts: hypasis_devp2p::blockfile::receipts_file_item(&[]).into(),
+    };
+    storage
+        .put_batch(&hypasis_storage_api::BlockBatch {
+            blocks: vec![block],
+            level: VerificationLevel::Linked,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Parses `NUMBER:0xHASH`.
+pub fn parse_trusted(s: &str) -> Result<Anchor, StandaloneError> {
+    let (n, h) = s.split_once(':').ok_or_else(|| {
+        StandaloneError::Config(format!("--trusted: expected NUMBER:0xHASH, got `{s}`"))
+    })?;
+    let number = n
+        .trim()
+        .parse()
+        .map_err(|_| StandaloneError::Config(format!("--trusted: bad block number `{n}`")))?;
+    let hash = h
+        .trim()
+        .parse::<B256>()
+        .map_err(|_| StandaloneError::Config(format!("--trusted: bad block hash `{h}`")))?;
+    Ok(Anchor {
+        number,
+        hash: Some(hash),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_anchor_parses_and_rejects_garbage() {
+        let a =
+            parse_trusted("42:0x1111111111111111111111111111111111111111111111111111111111111111")
+                .unwrap();
+        assert_eq!(a.number, 42);
+        assert!(parse_trusted("42").is_err());
+        assert!(parse_trusted("x:0x11").is_err());
+        assert!(parse_trusted("42:0x11").is_err());
+    }
+}

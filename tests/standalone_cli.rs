@@ -1,0 +1,236 @@
+//! `hypasis standalone` end to end: a growing devnet (peers + Heimdall endpoint) is synced by
+//! one standalone process from Heimdall's milestone in the middle, forward to the tip and
+//! backward to genesis; `hypasis status` reads it over mTLS while it runs; with
+//! `--exit-when-synced` it exits 0 with a summary (no gaps); `hypasis export` then writes the
+//! blocks, which are byte-identical to the devnet's own `chain.rlp`/`receipts.rlp` and pass
+//! `hypasis verify`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hypasis_integration_tests::{ChildGuard, bin, free_addr, spawn_first_line};
+
+const BLOCKS: u64 = 3000;
+const PEERS: usize = 2;
+
+/// Starts a growing devnet; returns it with its enodes and Heimdall URL.
+fn devnet(dir: &Path) -> (ChildGuard, Vec<String>, String) {
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args(["devnet", "--blocks", &BLOCKS.to_string()])
+        .args(["--peers", &PEERS.to_string(), "--txs-per-block", "3"])
+        .args([
+            "--listen-base",
+            "127.0.0.1:0",
+            "--heimdall-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--checkpoint-len", "256"])
+        .args(["--checkpoint-lag", &(BLOCKS / 2).to_string()])
+        .args(["--grow-every-ms", "100"])
+        .arg("--out")
+        .arg(dir.join("devnet"));
+    let log = dir.join("devnet.log");
+    let (guard, _) = spawn_first_line(cmd, &log, Duration::from_secs(120));
+    let stdout = log.with_extension("stdout");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&stdout).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.len() > PEERS {
+            let enodes = lines[..PEERS].iter().map(|s| s.to_string()).collect();
+            let heimdall = lines[PEERS]
+                .strip_prefix("heimdall ")
+                .unwrap_or_else(|| panic!("{text}"))
+                .to_string();
+            return (guard, enodes, heimdall);
+        }
+        assert!(Instant::now() < deadline, "{text}\n{}", guard.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn standalone_cmd(data: &Path, enodes: &[String], heimdall: &str) -> (Command, String) {
+    let listen = free_addr().to_string();
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args(["standalone", "--chain", "devnet", "--data-dir"])
+        .arg(data)
+        .args(["--no-discovery", "--no-progress", "--heimdall", heimdall])
+        .args(["--checkpoints-from", "1", "--checkpoint-poll-ms", "200"])
+        .args(["--listen", &listen])
+        .args(["--metrics-listen", &free_addr().to_string()])
+        .args(["--lease-ttl-secs", "5", "--unit-size", "256"]);
+    for e in enodes {
+        cmd.args(["--peer", e]);
+    }
+    (cmd, listen)
+}
+
+fn status_json(listen: &str, tls: &Path) -> Option<serde_json::Value> {
+    let out = Command::new(bin("hypasis"))
+        .args(["status", "--scheduler", listen, "--json", "--tls-dir"])
+        .arg(tls)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+#[test]
+fn standalone_syncs_growing_devnet_forward_then_backward_and_exports_identical_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_devnet, enodes, heimdall) = devnet(tmp.path());
+    let data = tmp.path().join("data");
+    let (mut cmd, listen) = standalone_cmd(&data, &enodes, &heimdall);
+    cmd.args(["--exit-when-synced", "--timeout-secs", "240"]);
+    let log = tmp.path().join("standalone.log");
+    let mut node = ChildGuard::spawn(cmd, &log);
+
+    // While it runs, `hypasis status` reads the scheduler over mTLS (the generated certs).
+    let tls = data.join("certs");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen_status = false;
+    while Instant::now() < deadline {
+        if let Some(st) = status_json(&listen, &tls) {
+            let text = st.to_string();
+            assert!(
+                text.contains("forward") && text.contains("backward"),
+                "{text}"
+            );
+            seen_status = true;
+            break;
+        }
+        if node.wait_timeout(Duration::from_millis(200)).is_some() {
+            break;
+        }
+    }
+
+    let status = node
+        .wait_timeout(Duration::from_secs(300))
+        .unwrap_or_else(|| panic!("standalone did not finish; log:\n{}", node.log_text()));
+    let summary = node.log_text();
+    assert!(status.success(), "exit {status}; log:\n{summary}");
+    assert!(
+        seen_status,
+        "hypasis status never answered; log:\n{summary}"
+    );
+    assert!(summary.contains("gaps:     none"), "{summary}");
+    // Anchored mid-chain on the milestone (the head minus the lag), synced past the start tip.
+    let anchor: u64 = summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("anchor:   block "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(
+        (BLOCKS / 2..BLOCKS).contains(&anchor),
+        "anchor {anchor}: {summary}"
+    );
+    let range_end: u64 = summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("range:    0..="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(range_end >= BLOCKS, "{summary}");
+    assert!(summary.contains("linked"), "{summary}");
+    assert!(summary.contains("checkpoint-root"), "{summary}");
+
+    // Export the devnet's initial blocks and compare with its own files, then verify them.
+    let out = tmp.path().join("export");
+    std::fs::create_dir_all(&out).unwrap();
+    let run = Command::new(bin("hypasis"))
+        .args(["export", "--data-dir"])
+        .arg(&data)
+        .args(["--from", "1", "--to", &BLOCKS.to_string(), "--out"])
+        .arg(out.join("chain.rlp"))
+        .arg("--receipts")
+        .arg(out.join("receipts.rlp"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let src = tmp.path().join("devnet");
+    assert!(
+        std::fs::read(out.join("chain.rlp")).unwrap()
+            == std::fs::read(src.join("chain.rlp")).unwrap(),
+        "exported chain.rlp differs from the devnet's"
+    );
+    assert!(
+        std::fs::read(out.join("receipts.rlp")).unwrap()
+            == std::fs::read(src.join("receipts.rlp")).unwrap(),
+        "exported receipts.rlp differs from the devnet's"
+    );
+    let chain = Command::new(bin("hypasis"))
+        .args(["chains", "show", "--chain", "devnet"])
+        .output()
+        .unwrap();
+    let chain = String::from_utf8_lossy(&chain.stdout).to_string();
+    let genesis = chain
+        .lines()
+        .find_map(|l| l.strip_prefix("genesis hash:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("{chain}"))
+        .to_string();
+    let verify = Command::new(bin("hypasis"))
+        .args(["verify", "--chain", "devnet", "--blocks"])
+        .arg(out.join("chain.rlp"))
+        .arg("--receipts")
+        .arg(out.join("receipts.rlp"))
+        .args(["--trusted", &format!("0:{genesis}")])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+/// An enode whose id is the secp256k1 generator point (a valid key nobody listens for).
+const G_ENODE: &str = "enode://79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8@127.0.0.1:1";
+
+#[test]
+fn standalone_refuses_bad_configuration_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    // No anchor and no checkpoint source.
+    let out = Command::new(bin("hypasis"))
+        .args(["standalone", "--chain", "devnet", "--data-dir"])
+        .arg(tmp.path().join("d"))
+        .args(["--no-discovery", "--peer"])
+        .arg(G_ENODE)
+        .args(["--listen", &free_addr().to_string()])
+        .args(["--metrics-listen", &free_addr().to_string()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("no anchor"), "{err}");
+    // A malformed trusted block.
+    let out = Command::new(bin("hypasis"))
+        .args(["standalone", "--chain", "devnet", "--data-dir"])
+        .arg(tmp.path().join("d"))
+        .args(["--no-discovery", "--trusted", "12:0xzz", "--peer"])
+        .arg(G_ENODE)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("--trusted"), "{err}");
+    // No peers at all.
+    let out = Command::new(bin("hypasis"))
+        .args(["standalone", "--chain", "devnet", "--data-dir"])
+        .arg(tmp.path().join("d"))
+        .args(["--no-discovery", "--trusted"])
+        .arg(format!("5:0x{}", "11".repeat(32)))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("no peers"), "{err}");
+}
