@@ -234,4 +234,51 @@ async fn fetcher_cluster_syncs_chain_byte_identical() {
         .into_inner()
         .peers;
     assert!(after.iter().all(|p| p.node_id != victim), "{after:?}");
+
+    // A ban with a duration ends: the other peer, banned for one second, is dialed again.
+    let other = after[0].node_id.clone();
+    f.ban_peer(v1::BanPeerRequest {
+        peer: other.clone(),
+        duration: Some(prost_types::Duration {
+            seconds: 1,
+            nanos: 0,
+        }),
+        reason: "short".into(),
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let peers = f
+            .list_peers(v1::ListPeersRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .peers;
+        if peers.iter().any(|p| p.node_id == other) {
+            assert!(
+                peers.iter().all(|p| p.node_id != victim),
+                "the first ban (the default 10 min) ended early: {peers:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "peer banned for 1 s not back: {peers:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A negative duration is refused.
+    let err = f
+        .ban_peer(v1::BanPeerRequest {
+            peer: other,
+            duration: Some(prost_types::Duration {
+                seconds: -5,
+                nanos: 0,
+            }),
+            reason: "bad".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
 }

@@ -135,8 +135,16 @@ impl FetcherRpc for FetcherGrpc {
         let pool = self.fetcher.pool();
         let was_connected = pool.stats().iter().any(|p| p.node_id == id);
         tracing::warn!(peer = %id, reason = %r.reason, "banning peer on request");
-        // The pool bans protocol violators for its configured ban duration.
-        pool.report(id, Fault::ProtocolViolation);
+        match r.duration {
+            Some(d) => {
+                let secs = u64::try_from(d.seconds)
+                    .map_err(|_| Status::invalid_argument("`duration`: must not be negative"))?;
+                let nanos = u32::try_from(d.nanos).unwrap_or(0);
+                pool.ban_for(id, Duration::new(secs, nanos));
+            }
+            // The pool bans protocol violators for its configured ban duration.
+            None => pool.report(id, Fault::ProtocolViolation),
+        }
         Ok(Response::new(v1::BanPeerResponse { was_connected }))
     }
 }

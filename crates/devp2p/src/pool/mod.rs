@@ -473,6 +473,11 @@ impl Pool {
         self.inner.fault(peer, fault);
     }
 
+    /// Disconnects and bans `peer` for `duration` (an operator's decision), connected or not.
+    pub fn ban_for(&self, peer: NodeId, duration: Duration) {
+        self.inner.ban_for(peer, Fault::ProtocolViolation, duration);
+    }
+
     /// Up to `count` consecutive headers from `start` (the pool may ask for fewer, sized to
     /// the peer; a peer may answer with fewer).
     pub async fn request_headers(
@@ -691,15 +696,18 @@ impl Inner {
     }
 
     fn ban(&self, peer: NodeId, fault: Fault) {
+        self.ban_for(peer, fault, self.config.ban_duration);
+    }
+
+    fn ban_for(&self, peer: NodeId, fault: Fault, duration: Duration) {
         let handle = match self.state.lock() {
             Ok(mut st) => {
-                st.bans
-                    .insert(peer, Instant::now() + self.config.ban_duration);
+                st.bans.insert(peer, Instant::now() + duration);
                 st.peers.remove(&peer).map(|p| p.handle)
             }
             Err(_) => None,
         };
-        info!(peer = %short(&peer), ?fault, ban = ?self.config.ban_duration, "banning peer");
+        info!(peer = %short(&peer), ?fault, ban = ?duration, "banning peer");
         if let Some(h) = handle {
             let reason = match fault {
                 Fault::ProtocolViolation | Fault::Invalid | Fault::Unrequested => {
