@@ -116,6 +116,8 @@ struct Shared {
     avg_block_bytes: AtomicU64,
     /// Units waiting for a link without holding memory (they do not take a slot).
     link_waiting: std::sync::atomic::AtomicU32,
+    /// Woken whenever this fetcher stored a batch (a neighbour's link may be there now).
+    stored_batch: tokio::sync::Notify,
     dirs: [DirCounters; 2],
     rates: Mutex<[f64; 2]>,
 }
@@ -168,6 +170,7 @@ impl Fetcher {
                 active: Mutex::new(HashMap::new()),
                 avg_block_bytes: avg,
                 link_waiting: std::sync::atomic::AtomicU32::new(0),
+                stored_batch: tokio::sync::Notify::new(),
                 dirs: Default::default(),
                 rates: Mutex::new([0.0; 2]),
             }),
@@ -492,6 +495,7 @@ impl Fetcher {
                 return Outcome::Failed(FailureReason::Local, e.to_string());
             }
             m.with_label_values(&["stored", dir]).inc_by(len);
+            self.shared.stored_batch.notify_waiters();
             self.shared.dirs[lease.direction.index()]
                 .stored
                 .fetch_add(len, Ordering::Relaxed);
@@ -598,6 +602,14 @@ impl Fetcher {
         }
     }
 
+    /// Waits until this fetcher stores a batch, or briefly (other fetchers store too).
+    async fn link_changed(&self) {
+        tokio::select! {
+            _ = self.shared.stored_batch.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+
     /// Whether the unit has something to link to now: a trusted hash from the lease, or a
     /// stored neighbour. (A checkpoint's root does not fix parent hashes, so a checkpoint alone
     /// is no link.)
@@ -623,7 +635,7 @@ impl Fetcher {
                     "no trusted anchor or stored neighbour to link the unit to".into(),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.link_changed().await;
         };
         self.shared.link_waiting.fetch_sub(1, Ordering::Relaxed);
         self.set_phase(lease, UnitPhase::Leased);
@@ -716,7 +728,7 @@ impl Fetcher {
                     "no trusted anchor or stored neighbour to link the unit to".into(),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.link_changed().await;
         }
         // Every known checkpoint inside the unit (the unit's own, and any others when the unit
         // was cut before they were known).
