@@ -48,6 +48,9 @@ pub struct FetcherConfig {
     /// How long a downloaded unit without a trusted anchor waits for a stored neighbour
     /// (the block before it, or the block after it) to link to before giving the unit back.
     pub link_wait: Duration,
+    /// Validate through the validator service (its channel and the chain) instead of the
+    /// in-process validation library.
+    pub validator_service: Option<(tonic::transport::Channel, hypasis_proto::v1::ChainId)>,
 }
 
 impl FetcherConfig {
@@ -63,6 +66,7 @@ impl FetcherConfig {
             progress_interval: Duration::from_secs(5),
             max_idle: Duration::from_secs(2),
             link_wait: Duration::from_secs(60),
+            validator_service: None,
         }
     }
 }
@@ -744,6 +748,37 @@ impl Fetcher {
         anchors
             .checkpoints
             .extend(inside.iter().filter_map(checkpoint_anchor));
+        if let Some((channel, chain)) = self.shared.config.validator_service.clone() {
+            let parent = anchors.parent.as_ref().map(|(h, _)| h.hash).or(
+                // A trusted parent hash without its header (from the lease).
+                lease.parent_hash,
+            );
+            let end = anchors
+                .trusted
+                .iter()
+                .find(|(n, _)| *n == lease.end)
+                .map(|t| t.1);
+            let exact = inside
+                .iter()
+                .find(|c| c.range.start == lease.start && c.range.end == lease.end);
+            return match remote_validate(channel, chain, lease, blocks, parent, end, exact).await {
+                Ok(Some(l)) => Ok(l),
+                Ok(None) if linked => Ok(VerificationLevel::Linked),
+                Ok(None) => Err(Outcome::Failed(
+                    FailureReason::Local,
+                    format!(
+                        "no trusted anchor covers blocks {}..={}",
+                        lease.start, lease.end
+                    ),
+                )),
+                Err(RemoteVerdict::Invalid {
+                    number,
+                    rule,
+                    message,
+                }) => Err(fault(number, &rule, message, Part::of(&rule))),
+                Err(RemoteVerdict::Local(m)) => Err(Outcome::Failed(FailureReason::Local, m)),
+            };
+        }
         let validator = self.shared.validator.clone();
         let data: Vec<BlockData> = blocks.iter().map(BlockData::from).collect();
         let result =
@@ -879,6 +914,102 @@ impl Fetcher {
             end = Some(h.header.parent_hash);
         }
         Ok((parent, end))
+    }
+}
+
+/// What the validator service said against a range.
+enum RemoteVerdict {
+    /// The data is wrong (peer fault).
+    Invalid {
+        number: u64,
+        rule: String,
+        message: String,
+    },
+    /// The service failed or refused for a local reason.
+    Local(String),
+}
+
+/// Streams the unit to the validator service; returns the level it reached (`None`: valid but
+/// no anchor raised it).
+async fn remote_validate(
+    channel: tonic::transport::Channel,
+    chain: hypasis_proto::v1::ChainId,
+    lease: &LeasedUnit,
+    blocks: &[RawBlock],
+    parent: Option<B256>,
+    end: Option<B256>,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<Option<VerificationLevel>, RemoteVerdict> {
+    use hypasis_proto::v1;
+    let start = v1::ValidateRangeStart {
+        chain: Some(chain),
+        range: Some(v1::BlockRange {
+            start: lease.start,
+            end: lease.end,
+        }),
+        parent: parent.map(|h| v1::BlockRef {
+            number: lease.start.saturating_sub(1),
+            hash: h.to_vec(),
+        }),
+        trusted_end: end.map(|h| v1::BlockRef {
+            number: lease.end,
+            hash: h.to_vec(),
+        }),
+        checkpoint: checkpoint.map(v1::Checkpoint::from),
+        signers: Vec::new(),
+    };
+    let mut items = Vec::with_capacity(blocks.len() + 1);
+    items.push(v1::ValidateRangeRequest {
+        item: Some(v1::validate_range_request::Item::Start(start)),
+    });
+    items.extend(blocks.iter().map(|b| v1::ValidateRangeRequest {
+        item: Some(v1::validate_range_request::Item::Block(v1::Block::from(b))),
+    }));
+    let mut client = v1::validator_client::ValidatorClient::new(channel)
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20);
+    let mut stream = client
+        .validate_range(futures::stream::iter(items))
+        .await
+        .map_err(|e| RemoteVerdict::Local(format!("validator service: {e}")))?
+        .into_inner();
+    loop {
+        let msg = stream
+            .message()
+            .await
+            .map_err(|e| RemoteVerdict::Local(format!("validator service: {e}")))?;
+        let Some(msg) = msg else {
+            return Err(RemoteVerdict::Local(
+                "validator service: stream ended without a verdict".into(),
+            ));
+        };
+        match msg.item {
+            Some(v1::validate_range_response::Item::Failure(f)) => {
+                let message = format!(
+                    "block {}: {} ({}): expected {}, found {}",
+                    f.number, f.rule, f.field, f.expected, f.found
+                );
+                return Err(if f.peer_fault {
+                    RemoteVerdict::Invalid {
+                        number: f.number,
+                        rule: f.rule,
+                        message,
+                    }
+                } else {
+                    RemoteVerdict::Local(message)
+                });
+            }
+            Some(v1::validate_range_response::Item::Done(d)) => {
+                if !d.valid {
+                    return Err(RemoteVerdict::Local(
+                        "validator service: range invalid without a block verdict".into(),
+                    ));
+                }
+                // Unspecified: valid, but no anchor raised the range.
+                return Ok(hypasis_proto::convert::verification_level("level", d.level).ok());
+            }
+            None => {}
+        }
     }
 }
 

@@ -111,8 +111,13 @@ struct Setup {
 fn valid_chain(count: u64) -> Vec<TestBlock> {
     let mut out = testchain::generate(count, 4, None);
     let mut parent = B256::ZERO;
+    // Block 0 is the spec's genesis, so that block 1 links to the chain's genesis hash.
+    let spec = ChainSpec::from_genesis_json(GENESIS_JSON).unwrap();
     for b in &mut out {
         let mut h = Header::decode(&mut &b.header[..]).unwrap();
+        if b.number == 0 {
+            h = spec.genesis_header.clone();
+        }
         let mut bloom = alloy_primitives::Bloom::ZERO;
         for r in &b.receipts {
             let env =
@@ -133,7 +138,40 @@ fn valid_chain(count: u64) -> Vec<TestBlock> {
     out
 }
 
+/// Serves the validator service for `spec` on a loopback port (plaintext) and returns a channel.
+async fn validator_service(spec: &ChainSpec) -> tonic::transport::Channel {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let registry = prometheus::Registry::new();
+    let svc = hypasis_validator_server::ValidatorService::new(
+        vec![spec.clone()],
+        hypasis_validator_server::ValidatorMetrics::register(&registry).unwrap(),
+    )
+    .into_server(64 << 20);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
 async fn setup(count: u64, honest: usize, liar: bool, budget: u64, unit: u64) -> Setup {
+    setup_with(count, honest, liar, budget, unit, false).await
+}
+
+async fn setup_with(
+    count: u64,
+    honest: usize,
+    liar: bool,
+    budget: u64,
+    unit: u64,
+    remote_validator: bool,
+) -> Setup {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -213,6 +251,14 @@ async fn setup(count: u64, honest: usize, liar: bool, budget: u64, unit: u64) ->
     fc.fetch.headers_per_request = 128;
     fc.fetch.bodies_per_request = 32;
     fc.fetch.receipts_per_request = 32;
+    if remote_validator {
+        let chain = hypasis_proto::v1::ChainId {
+            chain_id: spec.chain_id,
+            name: spec.name.clone(),
+            genesis_hash: spec.genesis_hash.to_vec(),
+        };
+        fc.validator_service = Some((validator_service(&spec).await, chain));
+    }
     let fetcher = Fetcher::new(
         fc,
         leases,
@@ -319,7 +365,7 @@ async fn fetcher_bans_lying_peer_and_stores_nothing_invalid() {
     assert!(
         s.fetcher
             .pool()
-            .wait_for_peers(2, Duration::from_secs(10))
+            .wait_for_peers(2, Duration::from_secs(30))
             .await
     );
     run_until_synced(&s, 1, 799, Duration::from_secs(120)).await;
@@ -348,4 +394,38 @@ async fn fetcher_respects_memory_budget() {
         max as u64 <= budget,
         "bytes in flight {max} exceeded the budget {budget}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetcher_validates_through_the_validator_service_and_bans_liars() {
+    let s = setup_with(600, 2, true, 256 * 1024 * 1024, 100, true).await;
+    let liar = s.liar.as_ref().unwrap().enode().id;
+    let (tx, rx) = watch::channel(false);
+    let f = s.fetcher.clone();
+    let task = tokio::spawn(async move { f.run(rx).await });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !s.fetcher.pool().is_banned(&liar) {
+        assert!(tokio::time::Instant::now() < deadline, "liar not banned");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tx.send(true).unwrap();
+    task.await.unwrap();
+    for e in &s.later {
+        s.fetcher.pool().add_peer(e.clone());
+    }
+    assert!(
+        s.fetcher
+            .pool()
+            .wait_for_peers(2, Duration::from_secs(30))
+            .await
+    );
+    run_until_synced(&s, 1, 599, Duration::from_secs(120)).await;
+    assert_identical(&s, 1, 599).await;
+    // The service validated: the stored ranges carry the linked level.
+    let levels = s.storage.verification().await.unwrap();
+    let linked = levels
+        .get(&hypasis_primitives::VerificationLevel::Linked)
+        .map(|r| r.count_within(Range::new(1, 599).unwrap()))
+        .unwrap_or(0);
+    assert_eq!(linked, 599, "{levels:?}");
 }
