@@ -234,3 +234,64 @@ fn standalone_refuses_bad_configuration_clearly() {
     assert!(!out.status.success());
     assert!(err.contains("no peers"), "{err}");
 }
+
+/// `(number, hash)` of every block in a `chain.rlp` (concatenated `[header, txs, ommers]`).
+fn block_hashes(chain_rlp: &[u8]) -> Vec<(u64, String)> {
+    use alloy_rlp::Decodable;
+    let mut buf = chain_rlp;
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let outer = alloy_rlp::Header::decode(&mut buf).unwrap();
+        let (mut block, rest) = buf.split_at(outer.payload_length);
+        buf = rest;
+        let header = alloy_consensus::Header::decode(&mut block).unwrap();
+        out.push((header.number, format!("{:#x}", header.hash_slow())));
+    }
+    out
+}
+
+#[test]
+fn standalone_syncs_a_custom_genesis_chain_from_a_trusted_block() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_devnet, enodes, _heimdall) = devnet(tmp.path());
+    let hashes = block_hashes(&std::fs::read(tmp.path().join("devnet/chain.rlp")).unwrap());
+    assert_eq!(hashes.len() as u64, BLOCKS);
+    let (number, hash) = hashes[(BLOCKS / 3) as usize].clone();
+    let genesis =
+        hypasis_integration_tests::repo_root().join("crates/primitives/src/chain/devnet.json");
+    let data = tmp.path().join("data");
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args(["standalone", "--genesis"])
+        .arg(&genesis)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--no-discovery", "--no-progress", "--insecure"])
+        .args(["--trusted", &format!("{number}:{hash}")])
+        .args(["--listen", &free_addr().to_string()])
+        .args(["--metrics-listen", &free_addr().to_string()])
+        .args([
+            "--unit-size",
+            "200",
+            "--exit-when-synced",
+            "--timeout-secs",
+            "240",
+        ]);
+    for e in &enodes {
+        cmd.args(["--peer", e]);
+    }
+    let log = tmp.path().join("standalone.log");
+    let mut node = ChildGuard::spawn(cmd, &log);
+    let status = node
+        .wait_timeout(Duration::from_secs(300))
+        .unwrap_or_else(|| panic!("standalone did not finish; log:\n{}", node.log_text()));
+    let summary = node.log_text();
+    assert!(status.success(), "exit {status}; log:\n{summary}");
+    assert!(summary.contains("gaps:     none"), "{summary}");
+    assert!(
+        summary.contains(&format!("anchor:   block {number} ({hash})")),
+        "{summary}"
+    );
+    // No checkpoint source: everything is hash-linked to the trusted block.
+    assert!(summary.contains("verified: linked"), "{summary}");
+    assert!(!summary.contains("checkpoint-root"), "{summary}");
+}
