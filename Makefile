@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 RUN_DIR ?= .hypasis
 
-.PHONY: run test test-deps lint fmt clippy build fdb-check unit bench clean-run fuzz-smoke fuzz
+.PHONY: run test test-deps lint fmt clippy build fdb-check unit bench bench-fleet clean-run fuzz-smoke fuzz
 
 run: build
 	RUN_DIR=$(RUN_DIR) scripts/run-devnet-sync.sh
@@ -42,6 +42,12 @@ test: test-deps lint unit
 
 bench:
 	$(CARGO) bench -p hypasis-bench
+
+# Fleet scaling: the same devnet synced by 1, 2 and 4 fetcher processes with bandwidth-capped
+# peers (about 6 minutes; docs/PERFORMANCE.md "Fleet scaling"). Not part of `make test`.
+bench-fleet:
+	$(CARGO) build --release -p hypasis-cli -p hypasis-store -p hypasis-scheduler -p hypasis-fetcher
+	$(CARGO) run --release -p hypasis-bench --bin fleet -- --blocks 20000 --fetchers 1,2,4 --peer-rate-mbps 1 --runs 3
 
 clean-run:
 	rm -rf $(RUN_DIR)
