@@ -679,6 +679,9 @@ impl Fetcher {
         }
         let mut anchors = Anchors::default();
         let mut linked = false;
+        // While it waits for its link, the unit leaves its slot to others (the unit it needs
+        // may have to be leased again, e.g. after its fetcher died).
+        let mut parked: Option<Parked<'_>> = None;
         loop {
             let (parent, end_hash) = match self.resolve_links(lease).await {
                 Ok(x) => x,
@@ -732,8 +735,10 @@ impl Fetcher {
                     "no trusted anchor or stored neighbour to link the unit to".into(),
                 ));
             }
+            parked.get_or_insert_with(|| Parked::new(&self.shared.link_waiting));
             self.link_changed().await;
         }
+        drop(parked);
         // Every known checkpoint inside the unit (the unit's own, and any others when the unit
         // was cut before they were known).
         let inside: Vec<Checkpoint> = self
@@ -914,6 +919,22 @@ impl Fetcher {
             end = Some(h.header.parent_hash);
         }
         Ok((parent, end))
+    }
+}
+
+/// Counts a unit as parked (waiting for its link, not taking a slot) until dropped.
+struct Parked<'a>(&'a std::sync::atomic::AtomicU32);
+
+impl<'a> Parked<'a> {
+    fn new(counter: &'a std::sync::atomic::AtomicU32) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

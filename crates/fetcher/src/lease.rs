@@ -452,9 +452,6 @@ impl GrpcLeases {
         }
     }
 
-    /// Over several scheduler instances (the leader and its standbys), dialed lazily with
-    /// `dial`; follows the leader hint of standbys and otherwise rotates through `urls`.
-    /// `urls` must not be empty.
     /// Over several scheduler instances (the leader and its standbys), each dialed lazily with
     /// `dial` (which sets up TLS and timeouts, e.g. `hypasis_server::client_channel`); follows
     /// the leader hint of standbys and otherwise rotates through `urls`. `urls` must not be
