@@ -8,7 +8,7 @@
 //! serves invalid data (it is banned and nothing invalid is stored).
 //!
 //! The checkpoint service reads the devnet's Heimdall endpoint only; the schedulers are anchored
-//! on Heimdall's latest milestone (`--anchor NUMBER:HASH`, Heimdall checkpoints carry no block
+//! on Heimdall's latest milestone (`--heimdall URL`, Heimdall checkpoints carry no block
 //! hash) and sync blocks 1..=BLOCKS (the devnet's peers do not serve genesis).
 
 use std::collections::BTreeMap;
@@ -255,8 +255,10 @@ struct Opts {
 
 struct Cluster {
     liar: Option<Server>,
-    /// The schedulers' trusted anchor `NUMBER:HASH` (Heimdall's latest milestone).
+    /// The expected anchor `NUMBER:HASH` (Heimdall's latest milestone).
     anchor: String,
+    /// The devnet's Heimdall endpoint (the schedulers anchor on its latest milestone).
+    heimdall: String,
     tmp: tempfile::TempDir,
     certs: PathBuf,
     etcd: EtcdServer,
@@ -359,6 +361,7 @@ impl Cluster {
         let mut c = Self {
             liar,
             anchor,
+            heimdall: heimdall.clone(),
             store: Proc::new("store"),
             checkpoint: Proc::new("checkpoint"),
             validator: Proc::new("validator"),
@@ -499,7 +502,8 @@ impl Cluster {
             .args(["--etcd", &self.etcd.endpoint])
             .args(["--etcd-prefix", ETCD_PREFIX])
             .args(["--chain", "devnet"])
-            .args(["--anchor", &self.anchor])
+            // Anchored on Heimdall's latest milestone (`--heimdall`), as on Polygon.
+            .args(["--heimdall", &self.heimdall])
             // The devnet's peers serve blocks 1..=BLOCKS, not genesis.
             .args(["--genesis", "1"])
             .args(["--unit-size", &CHECKPOINT_LEN.to_string()])
@@ -915,6 +919,9 @@ async fn cluster_syncs_devnet_byte_identical() {
         anchor.end_block_hash.as_deref(),
         Some(c.chain.blocks[(BLOCKS - 1) as usize].hash.as_slice())
     );
+    // That is the milestone Heimdall served (the schedulers read it through `--heimdall`).
+    let hash = alloy_primitives::B256::from_slice(anchor.end_block_hash.as_deref().unwrap());
+    assert_eq!(format!("{BLOCKS}:{hash}"), c.anchor);
     let took = c.wait_synced().await;
     c.assert_byte_identical().await;
     c.assert_levels().await;

@@ -59,6 +59,16 @@ struct Args {
     /// store when the schedule is first made.
     #[arg(long, value_name = "NUMBER[:HASH]")]
     anchor: Option<String>,
+    /// Polygon: without --anchor, anchor on this Heimdall's latest milestone (a finalized
+    /// block number and hash) when the schedule is first made. Heimdall's checkpoints carry no
+    /// block hash, so they cannot anchor the hash linkage on their own.
+    #[arg(
+        long,
+        env = "HYPASIS_HEIMDALL",
+        value_name = "URL",
+        conflicts_with = "anchor"
+    )]
+    heimdall: Option<String>,
     /// A fixed tip, in addition to what fetchers announce.
     #[arg(long, value_name = "NUMBER")]
     tip: Option<u64>,
@@ -123,6 +133,33 @@ async fn connect_store(
     }
 }
 
+/// The latest Heimdall milestone as an anchor, retrying while Heimdall is unreachable.
+async fn milestone_anchor(
+    url: &str,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<Anchor>> {
+    let heimdall = hypasis_checkpoint_sources::HeimdallSource::new(url, Duration::from_secs(20))
+        .with_context(|| format!("--heimdall {url}"))?;
+    loop {
+        match heimdall.latest_milestone().await {
+            Ok(m) => {
+                tracing::info!(number = m.end_block, hash = %m.hash, "anchor: Heimdall's latest milestone");
+                return Ok(Some(Anchor {
+                    number: m.end_block,
+                    hash: Some(m.hash),
+                }));
+            }
+            Err(e) => {
+                tracing::warn!(heimdall = url, error = %e, "reading the latest milestone failed; retrying")
+            }
+        }
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return Ok(None),
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let file = args.common.load_file(&[])?;
@@ -133,7 +170,7 @@ fn main() -> anyhow::Result<()> {
     )?;
     let format = hypasis_server::log_format(config.log_format);
     let spec = ChainSpec::by_name(&args.chain)?;
-    let anchor = match &args.anchor {
+    let mut anchor = match &args.anchor {
         Some(a) => AnchorSource::Fixed(parse_anchor(a)?),
         None => AnchorSource::LatestCheckpoint,
     };
@@ -164,6 +201,12 @@ fn main() -> anyhow::Result<()> {
             let Some(channel) = connect_store(&args.store, &tls, &mut stop_rx).await? else {
                 return Ok(());
             };
+            if let Some(url) = &args.heimdall {
+                let Some(a) = milestone_anchor(url, &mut stop_rx).await? else {
+                    return Ok(());
+                };
+                anchor = AnchorSource::Fixed(a);
+            }
             let store = Arc::new(GrpcSchedulerStore::new(channel, rt.max_message_bytes));
             let coordinator: Arc<dyn Coordinator> = if args.etcd.is_empty() {
                 tracing::warn!(
