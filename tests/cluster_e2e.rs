@@ -433,6 +433,10 @@ impl Cluster {
                 .args(["--etcd", &c.etcd.endpoint])
                 .args(["--etcd-prefix", ETCD_PREFIX])
                 .args(["--id", &format!("fetcher-{i}")]);
+            // Fetcher 1 validates through the validator service, the others in process.
+            if i == 1 {
+                cmd.args(["--validator", &format!("https://{}", c.validator.addr)]);
+            }
             for e in &c.enodes {
                 cmd.args(["--peer", e]);
             }
@@ -443,7 +447,7 @@ impl Cluster {
             c.fetchers[i].alive = true;
         }
 
-        // The validator service serves (the fetchers validate in process).
+        // The validator service serves (fetcher 1 validates through it).
         let deadline = Instant::now() + Duration::from_secs(30);
         while !serving(c.validator.addr, &c.certs, "hypasis.v1.Validator").await {
             assert!(Instant::now() < deadline, "validator\n{}", c.logs());
@@ -926,6 +930,17 @@ async fn cluster_syncs_devnet_byte_identical() {
     c.assert_byte_identical().await;
     c.assert_levels().await;
     c.assert_units_done_once(leader).await;
+    // Fetcher 1 validated through the validator service.
+    let text = scrape(c.validator.metrics).await;
+    let validated: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("hypasis_validator_blocks_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        validated > 0.0,
+        "the validator service validated nothing:\n{text}"
+    );
     eprintln!("synced {BLOCKS} blocks in {took:?}");
 }
 

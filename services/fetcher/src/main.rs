@@ -42,6 +42,9 @@ struct Args {
     /// Store gRPC URL.
     #[arg(long, env = "HYPASIS_STORE")]
     store: String,
+    /// Validator service gRPC URL: validate there instead of in process.
+    #[arg(long, env = "HYPASIS_VALIDATOR", value_name = "URL")]
+    validator: Option<String>,
     /// Chain name (mainnet, sepolia, polygon, amoy, devnet).
     #[arg(long, env = "HYPASIS_CHAIN", conflicts_with = "genesis")]
     chain: Option<String>,
@@ -230,6 +233,18 @@ fn main() -> anyhow::Result<()> {
             let mut fc = FetcherConfig::new(id.clone());
             fc.memory_budget = args.memory_budget_mb.max(1) * 1024 * 1024;
             fc.parallel_units = args.parallel_units.max(1);
+            if let Some(url) = &args.validator {
+                let channel = connect(url, &tls, "validator").await?;
+                tracing::info!(validator = %url, "validating through the validator service");
+                fc.validator_service = Some((
+                    channel,
+                    v1::ChainId {
+                        chain_id: spec.chain_id,
+                        name: spec.name.clone(),
+                        genesis_hash: spec.genesis_hash.to_vec(),
+                    },
+                ));
+            }
             let fetcher = Fetcher::new(
                 fc,
                 Arc::new(scheduler),
