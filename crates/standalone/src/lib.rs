@@ -304,6 +304,21 @@ impl Standalone {
                 },
                 None,
             );
+            // Catch up with the sources before the sync starts (bounded), so that the first
+            // units are checked against the checkpoints they contain.
+            let max_per_round = FollowerConfig::default().max_per_round;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                match tokio::time::timeout(Duration::from_secs(10), follower.sync_once()).await {
+                    Ok(Ok(n)) if n < max_per_round => break,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "first checkpoint round failed; syncing on");
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
             let mut rx = stop_rx.clone();
             tasks.push(tokio::spawn(follower.run(async move {
                 let _ = rx.wait_for(|s| *s).await;
@@ -395,7 +410,16 @@ impl Standalone {
         tasks.push(tokio::spawn({
             let f = fetcher.clone();
             let rx = stop_rx.clone();
-            async move { f.run(rx).await }
+            let node = node.clone();
+            async move {
+                // The in-process coordinator elects the node at once; wait for it rather than
+                // have the first acquire refused.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while node.leader_state().is_none() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                f.run(rx).await
+            }
         }));
         tasks.push(tokio::spawn(hypasis_fetcher_core::announce_membership(
             fetcher.clone(),
