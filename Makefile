@@ -5,21 +5,23 @@ SHELL := /bin/bash
 CARGO ?= cargo
 RUN_DIR ?= .hypasis
 
-.PHONY: run test test-deps lint fmt clippy build fdb-check unit bench bench-fleet clean-run fuzz-smoke fuzz
+.PHONY: run test deps deps-run test-deps lint fmt clippy build fdb-check unit bench bench-fleet clean-run fuzz-smoke fuzz
 
-run: build
+run: deps-run build
 	RUN_DIR=$(RUN_DIR) scripts/run-devnet-sync.sh
 
 build:
 	$(CARGO) build --workspace --bins
 
-# Installs the test tools if they are missing (CI's .ci/run does this on a fresh machine).
-test-deps:
-	@if [ ! -x tests/tools/node_modules/.bin/buf ]; then npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error; fi
-	@for d in tests/interop tests/l1; do \
-	  if [ -f $$d/package-lock.json ] && [ ! -d $$d/node_modules ]; then npm ci --prefix $$d --no-audit --no-fund --loglevel=error; fi; \
-	done
-	@python3 -c "import grpc, opentelemetry.proto, helm_python, kubernetes_validate" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check -r tests/tools/requirements.txt
+# What the two commands need on a fresh machine (system packages as root, else the exact command
+# to run; npm and pip test tools). Idempotent; `.ci/run` calls the same script.
+deps-run:
+	@scripts/deps.sh run
+
+deps:
+	@scripts/deps.sh test
+
+test-deps: deps
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -38,7 +40,7 @@ lint: fmt clippy fdb-check
 unit: build
 	$(CARGO) test --workspace --no-fail-fast
 
-test: test-deps lint unit
+test: deps lint unit
 
 bench:
 	$(CARGO) bench -p hypasis-bench
