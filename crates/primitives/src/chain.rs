@@ -70,6 +70,25 @@ impl ConsensusKind {
     }
 }
 
+/// Where a block's Bor state-sync receipt lives, by fork (Bor PIP-74, Madhugiri).
+///
+/// Facts from Bor `eth/protocols/eth/receipt.go` / `handlers.go` (`ExcludeStateSyncReceipt`,
+/// `ServiceGetReceiptsQuery69`) and `core/types/tx_state_sync.go`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateSyncReceipts {
+    /// Not a Bor chain: there are no state-sync receipts.
+    None,
+    /// Before Madhugiri: the state-sync ("bor") receipt is stored apart and is not part of the
+    /// receipts root, the logs bloom or the gas used. A Bor peer answering `GetReceipts` may
+    /// append it after the block's receipts (eth/69: type 0, cumulative gas 0; other peers
+    /// repeat the previous cumulative gas), and Bor drops such a trailing receipt before it
+    /// checks the root.
+    Separate,
+    /// From Madhugiri: the state-sync transaction (type `0x7F`) is the body's last transaction
+    /// and its receipt an ordinary one, in the receipts root, bloom and transaction count.
+    InBlock,
+}
+
 /// Why a chain spec could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainSpecError {
@@ -260,6 +279,18 @@ impl ChainSpec {
         self.bor_config().is_some()
     }
 
+    /// How this block's state-sync receipt, if any, takes part in its receipts (the era rule
+    /// receipt validation follows; see [`StateSyncReceipts`]).
+    pub fn state_sync_receipts(&self, block_number: u64, timestamp: u64) -> StateSyncReceipts {
+        if !self.is_bor() {
+            StateSyncReceipts::None
+        } else if self.is_active(Hardfork::Madhugiri, block_number, timestamp) {
+            StateSyncReceipts::InBlock
+        } else {
+            StateSyncReceipts::Separate
+        }
+    }
+
     /// Terminal total difficulty, for chains that merged.
     pub fn terminal_total_difficulty(&self) -> Option<U256> {
         self.consensus.terminal_total_difficulty()
@@ -374,6 +405,32 @@ mod tests {
                 (80002, 80002),
                 (1337, 1337)
             ]
+        );
+    }
+
+    #[test]
+    fn state_sync_receipt_era_follows_madhugiri() {
+        let polygon = ChainSpec::polygon();
+        assert_eq!(
+            polygon.state_sync_receipts(80_084_799, 0),
+            StateSyncReceipts::Separate
+        );
+        assert_eq!(
+            polygon.state_sync_receipts(80_084_800, 0),
+            StateSyncReceipts::InBlock
+        );
+        let amoy = ChainSpec::amoy();
+        assert_eq!(
+            amoy.state_sync_receipts(28_899_615, 0),
+            StateSyncReceipts::Separate
+        );
+        assert_eq!(
+            amoy.state_sync_receipts(28_899_616, 0),
+            StateSyncReceipts::InBlock
+        );
+        assert_eq!(
+            ChainSpec::mainnet().state_sync_receipts(u64::MAX, u64::MAX),
+            StateSyncReceipts::None
         );
     }
 

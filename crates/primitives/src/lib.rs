@@ -13,6 +13,8 @@ pub mod checkpoint;
 
 pub use alloy_primitives::{Address, B256, Bytes, keccak256};
 pub use block::{BlockIntegrityError, RawBlock};
-pub use chain::{ChainSpec, ChainSpecError, ConsensusKind, ForkCondition, Hardfork};
+pub use chain::{
+    ChainSpec, ChainSpecError, ConsensusKind, ForkCondition, Hardfork, StateSyncReceipts,
+};
 pub use checkpoint::{Checkpoint, CheckpointSource, VerificationLevel};
 pub use hypasis_gaps::{Range as BlockRange, RangeSet};

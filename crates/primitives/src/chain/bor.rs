@@ -142,6 +142,9 @@ struct RawBor {
     dandeli_block: Option<u64>,
     lisovo_block: Option<u64>,
     lisovo_pro_block: Option<u64>,
+    giugliano_block: Option<u64>,
+    chicago_block: Option<u64>,
+    valencia_block: Option<u64>,
 }
 
 fn invalid(reason: impl Into<String>) -> ChainSpecError {
@@ -239,6 +242,9 @@ pub(crate) fn parse_bor(
         (Hardfork::Dandeli, raw.dandeli_block),
         (Hardfork::Lisovo, raw.lisovo_block),
         (Hardfork::LisovoPro, raw.lisovo_pro_block),
+        (Hardfork::Giugliano, raw.giugliano_block),
+        (Hardfork::Chicago, raw.chicago_block),
+        (Hardfork::Valencia, raw.valencia_block),
     ]
     .into_iter()
     .filter_map(|(f, b)| b.map(|b| (f, b)))
@@ -293,6 +299,33 @@ mod tests {
         assert_eq!(
             parsed.forks,
             [(Hardfork::Jaipur, 23_850_000), (Hardfork::Agra, 50_523_000)]
+        );
+    }
+
+    /// The fork fields after Dandeli (names as in Bor's `BorConfig` JSON tags) are read.
+    #[test]
+    fn parse_forks_after_dandeli() {
+        let v = json!({
+            "period": {"0": 2},
+            "sprint": {"0": 16},
+            "dandeliBlock": 31890000,
+            "lisovoBlock": 33634700,
+            "lisovoProBlock": 34062000,
+            "giuglianoBlock": 35573500,
+            "chicagoBlock": 38358000,
+            "valenciaBlock": 40720000
+        });
+        let parsed = parse_bor(&v, None, None).unwrap();
+        assert_eq!(
+            parsed.forks,
+            [
+                (Hardfork::Dandeli, 31_890_000),
+                (Hardfork::Lisovo, 33_634_700),
+                (Hardfork::LisovoPro, 34_062_000),
+                (Hardfork::Giugliano, 35_573_500),
+                (Hardfork::Chicago, 38_358_000),
+                (Hardfork::Valencia, 40_720_000),
+            ]
         );
     }
 

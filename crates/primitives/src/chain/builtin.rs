@@ -218,6 +218,21 @@ pub(crate) fn polygon() -> ChainSpec {
         (Hardfork::Madhugiri, 80_084_800),
         (Hardfork::MadhugiriPro, 80_084_800),
         (Hardfork::Dandeli, 81_424_000),
+        // The forks after Dandeli. Bor's `internal/cli/server/chains/mainnet.go` in the newest
+        // stored version (0xPolygon/bor @ 18358b909c701d49da62d7c6505de3e162959f67) still has
+        // `LisovoBlock: nil`; the values below are Polygon's own client config for the same
+        // chain, 0xPolygon/erigon `polygon/chain/chainspecs/bor-mainnet.json`
+        // @ 231d67e50b737b94a819652664eb6b9a3676481c (`lisovoBlock`, `lisovoProBlock`,
+        // `giuglianoBlock`, `chicagoBlock`), and the Bor PRs that set them:
+        // Lisovo / Lisovo Pro 83,756,500 (0xPolygon/bor#2064).
+        (Hardfork::Lisovo, 83_756_500),
+        (Hardfork::LisovoPro, 83_756_500),
+        // Giugliano 85,268,500: 0xPolygon/bor#2164 ("added giugliano block for mainnet", cited
+        // by 0xPolygon/erigon#140 with the polygonscan countdown for 85268500). The PIP-84 text
+        // names 85,245,000, an earlier plan that no client config uses.
+        (Hardfork::Giugliano, 85_268_500),
+        // Chicago 87,218,600: 0xPolygon/bor#2219 and PIP-88.
+        (Hardfork::Chicago, 87_218_600),
     ]));
     let bor = BorConfig {
         period: BlockSchedule::new([(0, 2), (80_084_800, 1)]),
@@ -235,6 +250,11 @@ pub(crate) fn polygon() -> ChainSpec {
             (
                 50_523_000,
                 address!("7A8ed27F4C30512326878652d20fC85727401854"),
+            ),
+            // From Lisovo (0xPolygon/erigon `bor-mainnet.json` @ 231d67e5, `burntContract`).
+            (
+                83_756_500,
+                address!("3ef57def668054dd750bd260526105c4eeef104f"),
             ),
         ]),
         coinbase: BlockSchedule::new([(0, Address::ZERO), (77_414_656, RIO_COINBASE)]),
@@ -284,9 +304,24 @@ pub(crate) fn amoy() -> ChainSpec {
         (Hardfork::Ahmedabad, 11_865_856),
         (Hardfork::Bhilai, 22_765_056),
         (Hardfork::Rio, 26_272_256),
+        // The forks after Rio. Bor's `internal/cli/server/chains/amoy.go` in the newest stored
+        // version (0xPolygon/bor @ 0dcc55a8cb9322bd393e6e67750cf39214a2e636) stops at Rio; the
+        // values are Polygon's own client config for Amoy, 0xPolygon/erigon
+        // `polygon/chain/chainspecs/amoy.json` @ 0c73526cff80ff6f7d44d290224928f4a1444608
+        // (Madhugiri 28,899,616 is also PIP-76's, Giugliano 35,573,500 0xPolygon/bor#2141's and
+        // PIP-84's, Chicago 38,358,000 0xPolygon/bor#2219's and PIP-88's).
+        (Hardfork::Madhugiri, 28_899_616),
+        (Hardfork::MadhugiriPro, 29_287_400),
+        (Hardfork::Dandeli, 31_890_000),
+        (Hardfork::Lisovo, 33_634_700),
+        (Hardfork::LisovoPro, 34_062_000),
+        (Hardfork::Giugliano, 35_573_500),
+        (Hardfork::Chicago, 38_358_000),
+        (Hardfork::Valencia, 40_720_000),
     ]));
     let bor = BorConfig {
-        period: BlockSchedule::new([(0, 2)]),
+        // 1-second blocks from Madhugiri (same amoy.json, `period`).
+        period: BlockSchedule::new([(0, 2), (28_899_616, 1)]),
         sprint: BlockSchedule::new([(0, 16)]),
         producer_delay: BlockSchedule::new([(0, 4)]),
         backup_multiplier: BlockSchedule::new([(0, 2)]),
@@ -519,9 +554,89 @@ mod tests {
         assert_eq!(from_file.genesis_hash, AMOY_GENESIS_HASH);
         assert_eq!(from_file.genesis_header, builtin.genesis_header);
         assert_eq!(from_file.genesis_header.state_root, AMOY_STATE_ROOT);
-        assert_eq!(from_file.forks, builtin.forks);
-        assert_eq!(from_file.consensus, builtin.consensus);
-        assert_eq!(from_file, builtin);
+        assert_eq!(
+            (from_file.chain_id, from_file.network_id),
+            (builtin.chain_id, builtin.network_id)
+        );
+        // The excerpt is Bor's file as of Rio: every fork it lists has the built-in condition,
+        // and the built-in spec adds exactly the forks after Rio.
+        for (fork, condition) in from_file.forks.iter() {
+            assert_eq!(builtin.fork_condition(fork), condition, "{fork}");
+        }
+        let later: Vec<_> = builtin
+            .forks
+            .iter()
+            .filter(|(f, _)| !from_file.fork_condition(*f).is_scheduled())
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(
+            later,
+            [
+                Hardfork::Madhugiri,
+                Hardfork::MadhugiriPro,
+                Hardfork::Dandeli,
+                Hardfork::Lisovo,
+                Hardfork::LisovoPro,
+                Hardfork::Giugliano,
+                Hardfork::Chicago,
+                Hardfork::Valencia,
+            ]
+        );
+        // Bor parameters: equal but for the 1-second period from Madhugiri.
+        let (ConsensusKind::Bor(mut file_bor), ConsensusKind::Bor(builtin_bor)) =
+            (from_file.consensus.clone(), builtin.consensus.clone())
+        else {
+            panic!("both are Bor chains");
+        };
+        assert_eq!(builtin_bor.period_at(28_899_616), Some(1));
+        assert_eq!(file_bor.period_at(28_899_616), Some(2));
+        file_bor.period = builtin_bor.period.clone();
+        assert_eq!(file_bor, builtin_bor);
+    }
+
+    /// The forks after Dandeli on both Polygon chains, at their blocks (see the comments in
+    /// [`polygon`] and [`amoy`] for the sources), and the fork ids they leave alone.
+    #[test]
+    fn polygon_forks_after_dandeli() {
+        let polygon = polygon();
+        for (fork, block) in [
+            (Hardfork::Lisovo, 83_756_500),
+            (Hardfork::LisovoPro, 83_756_500),
+            (Hardfork::Giugliano, 85_268_500),
+            (Hardfork::Chicago, 87_218_600),
+        ] {
+            assert_eq!(polygon.fork_condition(fork), ForkCondition::Block(block));
+            assert!(!polygon.is_active(fork, block - 1, u64::MAX), "{fork}");
+            assert!(polygon.is_active(fork, block, 0), "{fork}");
+        }
+        assert!(!polygon.fork_condition(Hardfork::Valencia).is_scheduled());
+        let bor = polygon.bor_config().unwrap();
+        assert_eq!(
+            bor.burnt_contract.get(83_756_500),
+            Some(&address!("3ef57def668054dd750bd260526105c4eeef104f"))
+        );
+        assert_eq!(
+            bor.burnt_contract.get(83_756_499),
+            Some(&address!("7A8ed27F4C30512326878652d20fC85727401854"))
+        );
+        let amoy = amoy();
+        for (fork, block) in [
+            (Hardfork::Madhugiri, 28_899_616),
+            (Hardfork::MadhugiriPro, 29_287_400),
+            (Hardfork::Dandeli, 31_890_000),
+            (Hardfork::Lisovo, 33_634_700),
+            (Hardfork::LisovoPro, 34_062_000),
+            (Hardfork::Giugliano, 35_573_500),
+            (Hardfork::Chicago, 38_358_000),
+            (Hardfork::Valencia, 40_720_000),
+        ] {
+            assert_eq!(amoy.fork_condition(fork), ForkCondition::Block(block));
+        }
+        // Bor's fork id only checksums the top-level chain config's `*Block` fields; its own
+        // forks live in the `bor` section (Bor `core/forkid/forkid.go`, `gatherForks`), so the
+        // announced ids stay those of Prague.
+        assert_eq!(polygon.fork_id(90_000_000, 0), id(0x22d523b2, 0));
+        assert_eq!(amoy.fork_id(41_000_000, 0), id(0x8b7e4175, 0));
     }
 
     #[test]

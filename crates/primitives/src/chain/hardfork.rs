@@ -77,21 +77,29 @@ pub enum Hardfork {
     Bhilai,
     /// Bor: Rio.
     Rio,
-    /// Bor: Madhugiri.
+    /// Bor: Madhugiri (PIP-74: the state-sync transaction, type `0x7F`, enters the body and
+    /// its receipt the receipts root; before it the state-sync receipt is kept apart).
     Madhugiri,
     /// Bor: Madhugiri Pro.
     MadhugiriPro,
-    /// Bor: Dandeli.
+    /// Bor: Dandeli (gas target 65 % of the gas limit).
     Dandeli,
-    /// Bor: Lisovo.
+    /// Bor: Lisovo (PIP-79: the base fee only has to stay within 5 % of the parent's).
     Lisovo,
     /// Bor: Lisovo Pro.
     LisovoPro,
+    /// Bor: Giugliano (PIP-84: the block extra-data carries `GasTarget` and
+    /// `BaseFeeChangeDenominator`).
+    Giugliano,
+    /// Bor: Chicago (PIP-88: gas repricing; execution only, no header rule).
+    Chicago,
+    /// Bor: Valencia (state-sync budgets; execution only, no header rule).
+    Valencia,
 }
 
 impl Hardfork {
     /// Every fork, in declaration order.
-    pub const ALL: [Hardfork; 38] = [
+    pub const ALL: [Hardfork; 41] = [
         Self::Frontier,
         Self::Homestead,
         Self::Dao,
@@ -130,6 +138,9 @@ impl Hardfork {
         Self::Dandeli,
         Self::Lisovo,
         Self::LisovoPro,
+        Self::Giugliano,
+        Self::Chicago,
+        Self::Valencia,
     ];
 
     /// Lower-case name, as in geth/Bor configs without the `Block`/`Time` suffix.
@@ -173,6 +184,9 @@ impl Hardfork {
             Self::Dandeli => "dandeli",
             Self::Lisovo => "lisovo",
             Self::LisovoPro => "lisovoPro",
+            Self::Giugliano => "giugliano",
+            Self::Chicago => "chicago",
+            Self::Valencia => "valencia",
         }
     }
 
@@ -410,7 +424,8 @@ mod tests {
         for pair in Hardfork::ALL.windows(2) {
             assert!(pair[0] < pair[1]);
         }
-        assert_eq!(Hardfork::ALL.last(), Some(&Hardfork::LisovoPro));
+        assert_eq!(Hardfork::ALL.last(), Some(&Hardfork::Valencia));
+        assert!(Hardfork::Giugliano.is_bor() && !Hardfork::Chicago.in_fork_id());
         assert!(Hardfork::Jaipur.is_bor() && !Hardfork::Amsterdam.is_bor());
         assert!(!Hardfork::Frontier.in_fork_id() && Hardfork::Dao.in_fork_id());
         assert!(!Hardfork::Rio.in_fork_id());
