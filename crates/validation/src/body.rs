@@ -15,6 +15,9 @@ use alloy_primitives::{B256, keccak256};
 use alloy_trie::root::ordered_trie_root_encoded;
 use hypasis_primitives::{ChainSpec, Hardfork};
 
+/// Bor's state-sync transaction type (from Madhugiri).
+pub const STATE_SYNC_TX_TYPE: u8 = 0x7f;
+
 /// Osaka (EIP-7934): largest RLP-encoded block.
 pub const MAX_RLP_BLOCK_SIZE: usize = 8_388_608;
 /// Largest number of ommers in a proof-of-work block.
@@ -167,6 +170,30 @@ pub fn validate_body(
     let number = h.number;
     let view =
         decode_body(body).map_err(|reason| ValidationError::MalformedBody { number, reason })?;
+
+    // Bor's state-sync transaction (type 0x7F, PIP-74): only from Madhugiri, and then only as
+    // the body's last transaction (Bor `core/types/tx_state_sync.go`; `Finalize` appends it).
+    if spec.is_bor() {
+        let madhugiri = spec.is_active(Hardfork::Madhugiri, number, h.timestamp);
+        let last = view.transactions.len().saturating_sub(1);
+        for (index, tx) in view.transactions.iter().enumerate() {
+            if tx.tx_type != STATE_SYNC_TX_TYPE {
+                continue;
+            }
+            let reason = if !madhugiri {
+                "state-sync transaction (type 0x7f) before madhugiri"
+            } else if index != last {
+                "state-sync transaction (type 0x7f) is not the last transaction"
+            } else {
+                continue;
+            };
+            return Err(ValidationError::InvalidTransaction {
+                number,
+                index,
+                reason: reason.into(),
+            });
+        }
+    }
 
     // Transaction types per fork (Ethereum; Bor has its own system transaction type).
     if !spec.is_bor() {

@@ -13,7 +13,7 @@
 //!   signed; the signature must be canonical (`v ∈ {0,1}`, `0 < r < n`, `0 < s <= n/2`).
 
 use crate::error::ValidationError;
-use crate::rlp::{items, single_item};
+use crate::rlp::single_item;
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_rlp::Encodable;
@@ -59,28 +59,119 @@ fn middle(extra: &[u8]) -> Option<&[u8]> {
     Some(&extra[EXTRA_VANITY..extra.len() - EXTRA_SEAL])
 }
 
-/// Decodes `BlockExtraData` the way Bor's RLP decoder does (strict canonical form, exactly
-/// consumed, two mandatory and two optional fields); returns its validator bytes.
-fn block_extra_validator_bytes(middle: &[u8]) -> Option<&[u8]> {
-    let outer = single_item(middle).ok()?;
+/// Why an extra-data middle is not a valid `BlockExtraData` (Bor `core/types/block.go`:
+/// `{ValidatorBytes []byte, TxDependency [][]uint64, GasTarget *uint64 (optional),
+/// BaseFeeChangeDenominator *uint64 (optional)}`, decoded by Bor's strict RLP decoder).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BlockExtraError {
+    /// The middle is not exactly one RLP list.
+    #[error("not one RLP list: {0}")]
+    NotAList(String),
+    /// Fewer than the two mandatory or more than the four known fields.
+    #[error(
+        "{0} fields, expected 2 to 4 (validator bytes, tx dependency, gas target, base fee \
+         change denominator)"
+    )]
+    FieldCount(usize),
+    /// `ValidatorBytes` is not an RLP string.
+    #[error("validator bytes: {0}")]
+    ValidatorBytes(String),
+    /// `TxDependency` is not a list of lists of canonical integers.
+    #[error("tx dependency: {0}")]
+    TxDependency(String),
+    /// `GasTarget` is not a canonical `uint64`.
+    #[error("gas target: {0}")]
+    GasTarget(String),
+    /// `BaseFeeChangeDenominator` is not a canonical `uint64`.
+    #[error("base fee change denominator: {0}")]
+    BaseFeeChangeDenominator(String),
+    /// A declared `GasTarget` of 0 (no base fee follows from it; Bor's producer never writes
+    /// one: it is a percentage of a gas limit of at least 5000).
+    #[error("gas target 0")]
+    ZeroGasTarget,
+    /// A declared `BaseFeeChangeDenominator` of 0 (Bor's producer never writes one).
+    #[error("base fee change denominator 0")]
+    ZeroDenominator,
+}
+
+/// A decoded `BlockExtraData` (borrowing the extra-data; nothing is allocated per entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockExtra<'a> {
+    /// `ValidatorBytes` (40 bytes per validator at sprint ends before Rio, else empty).
+    pub validator_bytes: &'a [u8],
+    /// Number of `TxDependency` entries (one per transaction when present).
+    pub tx_dependencies: usize,
+    /// Giugliano: the gas target the producer used for this block's base fee.
+    pub gas_target: Option<u64>,
+    /// Giugliano: the base fee change denominator the producer used.
+    pub base_fee_change_denominator: Option<u64>,
+}
+
+/// Walks the items of a list payload without collecting them.
+fn for_each_item<'a>(
+    mut payload: &'a [u8],
+    mut f: impl FnMut(crate::rlp::Item<'a>) -> Result<(), String>,
+) -> Result<usize, String> {
+    let mut count = 0usize;
+    while !payload.is_empty() {
+        let item = crate::rlp::next_item(&mut payload).map_err(|e| format!("item {count}: {e}"))?;
+        f(item).map_err(|e| format!("item {count}: {e}"))?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Decodes an extra-data middle as `BlockExtraData` the way Bor's RLP decoder does: strict
+/// canonical form, exactly consumed, two mandatory and two optional fields. The work and
+/// memory are bounded by the input length (the dependency lists are walked, not collected).
+pub fn decode_block_extra(middle: &[u8]) -> Result<BlockExtra<'_>, BlockExtraError> {
+    let outer = single_item(middle).map_err(BlockExtraError::NotAList)?;
     if !outer.is_list {
-        return None;
+        return Err(BlockExtraError::NotAList("a string".into()));
     }
-    let fields = items(outer.payload).ok()?;
-    if !(2..=4).contains(&fields.len()) {
-        return None;
-    }
-    let validators = fields[0].bytes().ok()?;
-    let deps = fields[1].list().ok()?;
-    for dep in deps {
-        for index in dep.list().ok()? {
-            index.uint().ok()?;
+    let mut fields: [Option<crate::rlp::Item<'_>>; 4] = [None; 4];
+    let mut payload = outer.payload;
+    let mut count = 0usize;
+    while !payload.is_empty() {
+        let item = crate::rlp::next_item(&mut payload).map_err(BlockExtraError::NotAList)?;
+        if count < fields.len() {
+            fields[count] = Some(item);
         }
+        count += 1;
     }
-    for optional in &fields[2..] {
-        optional.uint().ok()?;
+    let [Some(validators), Some(deps), gas_target, denominator] = fields else {
+        return Err(BlockExtraError::FieldCount(count));
+    };
+    if count > 4 {
+        return Err(BlockExtraError::FieldCount(count));
     }
-    Some(validators)
+    let validator_bytes = validators
+        .bytes()
+        .map_err(BlockExtraError::ValidatorBytes)?;
+    if !deps.is_list {
+        return Err(BlockExtraError::TxDependency("a string".into()));
+    }
+    let tx_dependencies = for_each_item(deps.payload, |dep| {
+        if !dep.is_list {
+            return Err("a string".into());
+        }
+        for_each_item(dep.payload, |index| index.uint().map(drop)).map(drop)
+    })
+    .map_err(BlockExtraError::TxDependency)?;
+    let gas_target = gas_target
+        .map(|i| i.uint())
+        .transpose()
+        .map_err(BlockExtraError::GasTarget)?;
+    let base_fee_change_denominator = denominator
+        .map(|i| i.uint())
+        .transpose()
+        .map_err(BlockExtraError::BaseFeeChangeDenominator)?;
+    Ok(BlockExtra {
+        validator_bytes,
+        tx_dependencies,
+        gas_target,
+        base_fee_change_denominator,
+    })
 }
 
 /// The validator bytes of a Bor header (empty when there are none, or when the post-Cancun
@@ -88,10 +179,67 @@ fn block_extra_validator_bytes(middle: &[u8]) -> Option<&[u8]> {
 pub fn validator_bytes<'a>(spec: &ChainSpec, header: &'a Header) -> Option<&'a [u8]> {
     let middle = middle(&header.extra_data)?;
     if spec.is_active(Hardfork::Cancun, header.number, header.timestamp) {
-        Some(block_extra_validator_bytes(middle).unwrap_or(&[]))
+        Some(
+            decode_block_extra(middle)
+                .map(|e| e.validator_bytes)
+                .unwrap_or(&[]),
+        )
     } else {
         Some(middle)
     }
+}
+
+/// The EIP-1559 parameters a Giugliano header declares for its own base fee (PIP-84; Bor's
+/// `Prepare` writes `GasTarget = CalcGasTarget(parent)` and `BaseFeeChangeDenominator(parent)`,
+/// the values its `CalcBaseFee(parent)` uses for the header's base fee).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GiuglianoParams {
+    /// Gas target of the parent, in gas.
+    pub gas_target: u64,
+    /// Base fee change denominator.
+    pub denominator: u64,
+}
+
+/// From Giugliano: the header's declared base fee parameters, strictly decoded (Bor refuses a
+/// Giugliano header whose extra-data lacks either field: `errMissingGiuglianoFields`).
+/// `Ok(None)` before Giugliano.
+pub fn giugliano_params(
+    spec: &ChainSpec,
+    header: &Header,
+) -> Result<Option<GiuglianoParams>, ValidationError> {
+    let number = header.number;
+    if !spec.is_active(Hardfork::Giugliano, number, header.timestamp) {
+        return Ok(None);
+    }
+    let Some(middle) = middle(&header.extra_data) else {
+        return Err(ValidationError::BorExtraDataTooShort {
+            number,
+            min: EXTRA_VANITY + EXTRA_SEAL,
+            found: header.extra_data.len(),
+        });
+    };
+    let extra = decode_block_extra(middle)
+        .map_err(|reason| ValidationError::BorBlockExtraData { number, reason })?;
+    let (Some(gas_target), Some(denominator)) =
+        (extra.gas_target, extra.base_fee_change_denominator)
+    else {
+        return Err(ValidationError::BorMissingGiuglianoFields {
+            number,
+            gas_target: extra.gas_target.is_some(),
+            denominator: extra.base_fee_change_denominator.is_some(),
+        });
+    };
+    let zero = |reason| ValidationError::BorBlockExtraData { number, reason };
+    if gas_target == 0 {
+        return Err(zero(BlockExtraError::ZeroGasTarget));
+    }
+    if denominator == 0 {
+        return Err(zero(BlockExtraError::ZeroDenominator));
+    }
+    Ok(Some(GiuglianoParams {
+        gas_target,
+        denominator,
+    }))
 }
 
 /// Parses validator bytes (a multiple of 40) into entries.
@@ -171,6 +319,8 @@ pub struct BorHeaderInfo {
     pub signer: Address,
     /// The validator set announced by a sprint-end header (applies from the next block).
     pub announced_validators: Option<Vec<BorValidator>>,
+    /// From Giugliano: the base fee parameters the header declares.
+    pub giugliano: Option<GiuglianoParams>,
 }
 
 /// Bor's standalone extra-data and seal rules.
@@ -181,6 +331,8 @@ pub(crate) fn check_header(
 ) -> Result<BorHeaderInfo, ValidationError> {
     let number = header.number;
     let min = EXTRA_VANITY + EXTRA_SEAL;
+    // From Giugliano the extra-data must decode and carry both base fee fields.
+    let giugliano = giugliano_params(spec, header)?;
     let Some(validators) = validator_bytes(spec, header) else {
         return Err(ValidationError::BorExtraDataTooShort {
             number,
@@ -215,13 +367,16 @@ pub(crate) fn check_header(
     Ok(BorHeaderInfo {
         signer,
         announced_validators,
+        giugliano,
     })
 }
 
 /// Kept for the decoder fuzz tests: the `BlockExtraData` decoder on arbitrary bytes.
 #[doc(hidden)]
 pub fn fuzz_block_extra(bytes: &[u8]) -> Option<usize> {
-    block_extra_validator_bytes(bytes).map(<[u8]>::len)
+    decode_block_extra(bytes)
+        .ok()
+        .map(|e| e.validator_bytes.len())
 }
 
 #[cfg(test)]

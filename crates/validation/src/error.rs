@@ -339,6 +339,46 @@ pub enum ValidationError {
         /// Length of the validator bytes.
         found: usize,
     },
+    /// From Giugliano: the extra-data middle is not a valid `BlockExtraData` RLP.
+    #[error("block {number}: bor block extra-data: {reason}")]
+    BorBlockExtraData {
+        /// Block number.
+        number: u64,
+        /// What is wrong.
+        reason: crate::bor::BlockExtraError,
+    },
+    /// From Giugliano: `GasTarget` or `BaseFeeChangeDenominator` missing from the extra-data.
+    #[error(
+        "block {number}: bor Giugliano extra-data: expected gas target and base fee change \
+         denominator, found {}",
+        present_fields(*gas_target, *denominator)
+    )]
+    BorMissingGiuglianoFields {
+        /// Block number.
+        number: u64,
+        /// Whether `GasTarget` is present.
+        gas_target: bool,
+        /// Whether `BaseFeeChangeDenominator` is present.
+        denominator: bool,
+    },
+    /// From Giugliano: the base fee is not the one the header's own `GasTarget` and
+    /// `BaseFeeChangeDenominator` give from the parent (capped at 5 %).
+    #[error(
+        "block {number}: base fee from the declared gas target {gas_target} and denominator \
+         {denominator}: expected {expected}, found {found}"
+    )]
+    BorGiuglianoBaseFee {
+        /// Block number.
+        number: u64,
+        /// Declared `GasTarget`.
+        gas_target: u64,
+        /// Declared `BaseFeeChangeDenominator`.
+        denominator: u64,
+        /// Computed from the parent with the declared parameters.
+        expected: u64,
+        /// Header value.
+        found: u64,
+    },
     /// Bor mix digest must be zero.
     #[error("block {number}: bor mix digest: expected zero, found {found}")]
     BorMixDigest {
@@ -682,6 +722,9 @@ impl ValidationError {
             | E::BorExtraDataTooShort { number, .. }
             | E::BorUnexpectedValidators { number, .. }
             | E::BorValidatorBytesLength { number, .. }
+            | E::BorBlockExtraData { number, .. }
+            | E::BorMissingGiuglianoFields { number, .. }
+            | E::BorGiuglianoBaseFee { number, .. }
             | E::BorMixDigest { number, .. }
             | E::BorSeal { number, .. }
             | E::BorSignerNotValidator { number, .. }
@@ -809,6 +852,23 @@ impl ValidationError {
                 "a multiple of 40 bytes",
                 format!("{found} bytes"),
             ),
+            E::BorBlockExtraData { reason, .. } => d(
+                "extraData.blockExtraData",
+                "rlp([validatorBytes, txDependency, gasTarget, baseFeeChangeDenominator])",
+                reason,
+            ),
+            E::BorMissingGiuglianoFields {
+                gas_target,
+                denominator,
+                ..
+            } => d(
+                "extraData.blockExtraData",
+                "gasTarget and baseFeeChangeDenominator",
+                present_fields(*gas_target, *denominator),
+            ),
+            E::BorGiuglianoBaseFee {
+                expected, found, ..
+            } => d("baseFeePerGas", expected, found),
             E::BorMixDigest { found, .. } => d("mixHash", B256::ZERO, found),
             E::BorSeal { reason, .. } => d("extraData.seal", "a canonical signature", reason),
             E::BorSignerNotValidator {
@@ -941,6 +1001,9 @@ impl ValidationError {
             E::BorExtraDataTooShort { .. } => "bor-extra-data-length",
             E::BorUnexpectedValidators { .. } => "bor-validators-not-sprint-end",
             E::BorValidatorBytesLength { .. } => "bor-validator-bytes-length",
+            E::BorBlockExtraData { .. } => "bor-block-extra-data",
+            E::BorMissingGiuglianoFields { .. } => "bor-giugliano-fields",
+            E::BorGiuglianoBaseFee { .. } => "bor-giugliano-base-fee",
             E::BorMixDigest { .. } => "bor-mix-digest",
             E::BorSeal { .. } => "bor-seal",
             E::BorSignerNotValidator { .. } => "bor-signer",
@@ -968,5 +1031,15 @@ impl ValidationError {
             E::UnsupportedFork { .. } => "unsupported-fork",
             E::AnchorNotApplicable { .. } => "anchor-not-applicable",
         }
+    }
+}
+
+/// Which of the two Giugliano fields are present, for messages.
+fn present_fields(gas_target: bool, denominator: bool) -> &'static str {
+    match (gas_target, denominator) {
+        (true, true) => "both",
+        (true, false) => "only the gas target",
+        (false, true) => "only the denominator",
+        (false, false) => "neither",
     }
 }

@@ -11,7 +11,11 @@
 //!   Bor: denominator 8, 16 from Delhi, 64 from Bhilai (by the *parent's* number); target =
 //!   limit / 2, or 65 % of the limit from Dandeli (parent's number); from Lisovo the producer
 //!   may tune the parameters, and a header is only required to stay within 5 % (at least 1 wei)
-//!   of its parent's base fee.
+//!   of its parent's base fee (Bor `consensus/misc/eip1559/eip1559.go`,
+//!   `verifyBaseFeeWithinBoundaries`, `MaxBaseFeeChangePercent = 5`); Bor's own producer caps
+//!   the computed change at that bound when Lisovo is active at the parent;
+//!   from Giugliano the header declares the gas target (in gas) and denominator its producer
+//!   used ([`bor_base_fee_declared`]).
 
 use alloy_primitives::U256;
 
@@ -100,6 +104,41 @@ pub fn next_base_fee(
 pub fn bor_max_base_fee_change(parent_base_fee: u64) -> u64 {
     ((u128::from(parent_base_fee) * u128::from(BOR_MAX_BASE_FEE_CHANGE_PERCENT) / 100) as u64)
         .max(1)
+}
+
+/// Bor's `CalcBaseFee` with an absolute gas target and denominator (the values a Giugliano
+/// header declares): `parent ± parent * |used - target| / target / denominator`, the change
+/// capped at [`bor_max_base_fee_change`] when `capped` (Lisovo at the parent), an increase of
+/// at least 1 wei, a decrease floored at 0. A zero target or denominator leaves the parent's
+/// base fee (never declared by Bor; refused before this is called).
+pub fn bor_base_fee_declared(
+    parent_base_fee: u64,
+    parent_gas_used: u64,
+    gas_target: u64,
+    denominator: u64,
+    capped: bool,
+) -> u128 {
+    let base = u128::from(parent_base_fee);
+    if parent_gas_used == gas_target || gas_target == 0 || denominator == 0 {
+        return base;
+    }
+    let max_change = u128::from(bor_max_base_fee_change(parent_base_fee));
+    let cap = |change: u128| {
+        if capped {
+            change.min(max_change)
+        } else {
+            change
+        }
+    };
+    let target = u128::from(gas_target);
+    let denominator = u128::from(denominator);
+    if parent_gas_used > gas_target {
+        let delta = u128::from(parent_gas_used - gas_target);
+        base + cap(base * delta / target / denominator).max(1)
+    } else {
+        let delta = u128::from(gas_target - parent_gas_used);
+        base.saturating_sub(cap(base * delta / target / denominator))
+    }
 }
 
 /// Gas consumed by one blob.
@@ -246,6 +285,38 @@ mod tests {
             target_percent: Some(65),
         };
         assert_eq!(bor.gas_target(30_000_000), 19_500_000);
+    }
+
+    #[test]
+    fn bor_declared_base_fee() {
+        // Uncapped it is the EIP-1559 formula with the given target.
+        assert_eq!(
+            bor_base_fee_declared(1_000_000_000, 30_000_000, 15_000_000, 8, false),
+            1_125_000_000
+        );
+        // Capped at 5 % (Lisovo): the same full block moves the fee by 50_000_000 only.
+        assert_eq!(
+            bor_base_fee_declared(1_000_000_000, 30_000_000, 15_000_000, 8, true),
+            1_050_000_000
+        );
+        assert_eq!(
+            bor_base_fee_declared(1_000_000_000, 0, 15_000_000, 8, true),
+            950_000_000
+        );
+        // Small changes are not affected by the cap; an increase is at least 1 wei.
+        assert_eq!(
+            bor_base_fee_declared(100, 112_000_001, 112_000_000, 64, true),
+            101
+        );
+        assert_eq!(
+            bor_base_fee_declared(1_000_000_000, 112_000_000, 112_000_000, 64, true),
+            1_000_000_000
+        );
+        // 70 % target of a 160 M limit, denominator 64 (as declared by block 89,174,945).
+        assert_eq!(
+            bor_base_fee_declared(252_641_816_645, 34_816_431, 112_000_000, 64, true),
+            252_641_816_645 - 252_641_816_645u128 * (112_000_000 - 34_816_431) / 112_000_000 / 64
+        );
     }
 
     #[test]

@@ -19,7 +19,19 @@
 //!
 //! Bor (Polygon PoS, facts from Bor's `consensus/bor`): extra-data layout and seal (see
 //! [`crate::bor`]), zero mix digest, empty ommers, no withdrawals root, no requests hash, base
-//! fee with Bor's parameters, timestamp ≥ parent's + the block period.
+//! fee with Bor's parameters, timestamp ≥ parent's + the block period. The base fee, per fork
+//! of the header (Bor `consensus/misc/eip1559/eip1559.go`, PIP-79, PIP-84):
+//! - before Lisovo: exactly the value computed from the parent ([`expected_base_fee`]);
+//! - from Lisovo: within 5 % (at least 1 wei) of the parent's base fee
+//!   ([`ValidationError::BaseFeeChange`]);
+//! - from Giugliano, in addition: the extra-data declares `GasTarget` and
+//!   `BaseFeeChangeDenominator` (Bor refuses a header without them), and the base fee must be
+//!   the one those declared values give from the parent, capped at 5 %
+//!   ([`ValidationError::BorGiuglianoBaseFee`]). Bor's `verifyHeader` only checks that the two
+//!   fields are present, but its producer writes them from the same parent values its
+//!   `CalcBaseFee` uses for the header's base fee, so every header Bor produces satisfies the
+//!   rule (until the unscheduled reserved-blockspace fork, which nets reserved gas out of the
+//!   computation).
 
 use crate::bor::{self, BorHeaderInfo};
 use crate::error::{HeaderField, ValidationError};
@@ -448,6 +460,24 @@ pub fn validate_header_against_parent(
                         max_change,
                         found,
                     });
+                }
+                if let Some(params) = bor::giugliano_params(spec, h)? {
+                    let expected = gas::bor_base_fee_declared(
+                        parent_fee,
+                        p.gas_used,
+                        params.gas_target,
+                        params.denominator,
+                        active(spec, Hardfork::Lisovo, p),
+                    );
+                    if u128::from(found) != expected {
+                        return Err(ValidationError::BorGiuglianoBaseFee {
+                            number,
+                            gas_target: params.gas_target,
+                            denominator: params.denominator,
+                            expected: u64::try_from(expected).unwrap_or(u64::MAX),
+                            found,
+                        });
+                    }
                 }
             }
         }

@@ -7,6 +7,17 @@
 //!   rebuilt from the logs, and the consensus encoding rebuilt for the receipts root.
 //!
 //! `status` is the 32-byte post-state root before Byzantium and `0`/`1` from Byzantium.
+//!
+//! Bor's state-sync receipt ([`StateSyncReceipts`], by fork on the chain spec): before
+//! Madhugiri a Bor peer may append the block's state-sync receipt after its transaction
+//! receipts (Bor `eth/protocols/eth/handlers.go`, eth/69: type 0, cumulative gas 0); it is not
+//! part of the receipts root, bloom or gas used, and Bor's own receiver drops a trailing receipt
+//! whose cumulative gas is 0 or repeats the previous one before checking the root
+//! (`excludeStateSyncReceipt`). The same list is accepted here: such a trailing receipt is
+//! set aside (when the transaction types are known, only as the one receipt beyond the
+//! transaction count), and every other receipt must match the header. From Madhugiri the
+//! state-sync transaction (type `0x7F`) is in the body and its receipt an ordinary one, so
+//! nothing is set aside and an extra receipt is refused.
 
 use crate::error::ValidationError;
 use crate::header::SealedHeader;
@@ -14,7 +25,7 @@ use crate::rlp::{Item, items, list_header, list_items, single_item};
 use alloy_primitives::{Bloom, BloomInput};
 use alloy_rlp::Encodable;
 use alloy_trie::root::ordered_trie_root_encoded;
-use hypasis_primitives::{ChainSpec, Hardfork};
+use hypasis_primitives::{ChainSpec, Hardfork, StateSyncReceipts};
 use std::borrow::Cow;
 
 /// How a receipt arrived.
@@ -172,17 +183,52 @@ pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<ReceiptView<'_>>, String> {
         .collect()
 }
 
+/// Whether the last receipt of a pre-Madhugiri Bor list is the state-sync receipt a Bor peer
+/// appends: its cumulative gas is 0 or equal to the previous receipt's (a transaction uses at
+/// least 21,000 gas, a state-sync receipt none), and, when the transaction types are known, it
+/// is the one receipt beyond the transaction count.
+pub fn is_trailing_state_sync_receipt(list: &[ReceiptView<'_>], tx_types: Option<&[u8]>) -> bool {
+    let Some(last) = list.last() else {
+        return false;
+    };
+    let previous = list.len().checked_sub(2).map(|i| list[i].cumulative_gas);
+    let gasless = last.cumulative_gas == 0 || previous == Some(last.cumulative_gas);
+    match tx_types {
+        Some(types) => gasless && list.len() == types.len() + 1,
+        None => gasless,
+    }
+}
+
 /// Validates a block's receipts against its header and (when known) its transaction types.
+///
+/// On Bor chains before Madhugiri a trailing state-sync receipt is set aside first (see the
+/// module docs); [`receipts_in_root`] says how many receipts took part.
 pub fn validate_receipts(
     spec: &ChainSpec,
     sealed: &SealedHeader,
     receipts: &[u8],
     tx_types: Option<&[u8]>,
 ) -> Result<(), ValidationError> {
+    receipts_in_root(spec, sealed, receipts, tx_types).map(drop)
+}
+
+/// [`validate_receipts`], returning the number of receipts that make up the receipts root (one
+/// fewer than given when a pre-Madhugiri state-sync receipt was set aside).
+pub fn receipts_in_root(
+    spec: &ChainSpec,
+    sealed: &SealedHeader,
+    receipts: &[u8],
+    tx_types: Option<&[u8]>,
+) -> Result<usize, ValidationError> {
     let h = &sealed.header;
     let number = h.number;
-    let list = decode_receipts(receipts)
+    let mut list = decode_receipts(receipts)
         .map_err(|reason| ValidationError::MalformedReceipts { number, reason })?;
+    if spec.state_sync_receipts(number, h.timestamp) == StateSyncReceipts::Separate
+        && is_trailing_state_sync_receipt(&list, tx_types)
+    {
+        list.pop();
+    }
     if let Some(types) = tx_types {
         if types.len() != list.len() {
             return Err(ValidationError::ReceiptCount {
@@ -267,7 +313,7 @@ pub fn validate_receipts(
             found: root,
         });
     }
-    Ok(())
+    Ok(list.len())
 }
 
 fn hex(bytes: &[u8]) -> String {

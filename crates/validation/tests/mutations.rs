@@ -788,16 +788,10 @@ fn hex_literal_n() -> [u8; 32] {
 
 #[test]
 fn bor_lisovo_bounds_the_base_fee_change() {
-    use hypasis_primitives::Hardfork;
-    use hypasis_primitives::chain::{ForkCondition, ForkSchedule};
-    let mut spec = ChainSpec::polygon();
-    spec.forks = ForkSchedule::new(
-        spec.forks
-            .iter()
-            .chain([(Hardfork::Lisovo, ForkCondition::Block(90_000_000))]),
-    );
+    // Polygon mainnet between Lisovo (83,756,500) and Giugliano (85,268,500).
+    let spec = ChainSpec::polygon();
     let parent = SealedHeader::seal_slow(Header {
-        number: 90_000_000,
+        number: 84_000_000,
         gas_limit: 30_000_000,
         gas_used: 0,
         timestamp: 100,
@@ -807,7 +801,7 @@ fn bor_lisovo_bounds_the_base_fee_change() {
     let child = |fee| {
         SealedHeader::seal_slow(Header {
             parent_hash: parent.hash,
-            number: 90_000_001,
+            number: 84_000_001,
             gas_limit: 30_000_000,
             timestamp: 101,
             base_fee_per_gas: Some(fee),
