@@ -5,8 +5,10 @@
 //!
 //! - [`header`]: header rules per fork, Frontier → Prague (and Osaka's blob rules), and Bor's;
 //! - [`body`], [`receipts`]: transactions root, ommers, withdrawals, receipts root (consensus
-//!   and eth/69 slim receipts), logs bloom, cumulative gas, counts;
-//! - [`bor`]: Bor extra-data layout, seal hash and signer recovery;
+//!   and eth/69 slim receipts), logs bloom, cumulative gas, counts; Bor's state-sync receipts
+//!   per era (set aside before Madhugiri, part of the root after);
+//! - [`bor`]: Bor extra-data layout (and Giugliano's `GasTarget` / `BaseFeeChangeDenominator`),
+//!   seal hash and signer recovery;
 //! - [`gas`]: gas limit, EIP-1559 base fee (Ethereum and Bor parameters), blob gas;
 //! - [`checkpoint`]: Polygon checkpoint roots (Bor's `GetRootHash`);
 //! - [`accumulator`]: the pre-merge historical accumulator (EIP-7643), embedded for mainnet;

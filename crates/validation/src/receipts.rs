@@ -316,6 +316,61 @@ pub fn receipts_in_root(
     Ok(list.len())
 }
 
+/// Sets aside the pre-Madhugiri state-sync receipt a Bor peer may append to a block's
+/// receipts (see the module docs), so that what is stored is exactly what the receipts root
+/// covers: that receipt is in no root, so it can be neither verified nor stored (and a stored
+/// block must have one receipt per transaction, `RawBlock::check_integrity`).
+///
+/// For every block of a Bor chain before Madhugiri whose receipt list has one receipt more than
+/// its body has transactions and ends in a gasless receipt, the last receipt is removed (the
+/// other receipts keep their exact encodings). Blocks of other eras or chains, and blocks that
+/// do not decode (validation reports those), are left as they are. Returns how many receipts
+/// were removed. Call it on fetched blocks before validating and storing them.
+pub fn set_aside_state_sync_receipts(
+    spec: &ChainSpec,
+    blocks: &mut [hypasis_primitives::RawBlock],
+) -> usize {
+    if !spec.is_bor() {
+        return 0;
+    }
+    let mut removed = 0;
+    for block in blocks {
+        let Ok(header) = block.decode_header() else {
+            continue;
+        };
+        if spec.state_sync_receipts(header.number, header.timestamp) != StateSyncReceipts::Separate
+        {
+            continue;
+        }
+        let (Ok(txs), Ok(items)) = (block.transaction_count(), list_items(&block.receipts)) else {
+            continue;
+        };
+        if items.len() != txs + 1 {
+            continue;
+        }
+        let Ok(list) = items
+            .iter()
+            .map(|i| decode_one(*i))
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            continue;
+        };
+        if !is_trailing_state_sync_receipt(&list, None) {
+            continue;
+        }
+        let kept = &items[..txs];
+        let payload_len: usize = kept.iter().map(|i| i.raw.len()).sum();
+        let mut out = Vec::with_capacity(payload_len + 9);
+        list_header(payload_len, &mut out);
+        for item in kept {
+            out.extend_from_slice(item.raw);
+        }
+        block.receipts = out.into();
+        removed += 1;
+    }
+    removed
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -13,7 +13,9 @@ use hypasis_primitives::chain::{ForkCondition, ForkSchedule};
 use hypasis_primitives::{ChainSpec, Hardfork, StateSyncReceipts};
 use hypasis_validation::bor::{self, BlockExtraError, GiuglianoParams};
 use hypasis_validation::header::{encode_header, validate_header_against_parent};
-use hypasis_validation::receipts::{receipts_in_root, validate_receipts};
+use hypasis_validation::receipts::{
+    receipts_in_root, set_aside_state_sync_receipts, validate_receipts,
+};
 use hypasis_validation::{Anchors, BlockData, SealedHeader, ValidationError as E, Validator};
 use secp256k1::{Message, SecretKey, ecdsa::RecoverableSignature};
 
@@ -361,6 +363,47 @@ fn pre_madhugiri_state_sync_receipt_is_set_aside_as_bor_does() {
     );
     assert!(v.check_block(&twice, 40_000_000).is_err());
     assert!(validate_receipts(&spec, &header, twice.receipts.as_ref().unwrap(), None).is_err());
+}
+
+/// What is stored is what the root covers: the set-aside receipt is removed from fetched
+/// blocks, the rest keep their bytes, and the block then passes the store's integrity check.
+#[test]
+fn set_aside_state_sync_receipt_before_storing() {
+    let spec = ChainSpec::polygon();
+    let block = full_block(40_000_000);
+    let to_raw = |b: &BlockData| hypasis_primitives::RawBlock {
+        number: 40_000_000,
+        hash: known_hash(40_000_000),
+        header: b.header.clone(),
+        body: b.body.clone().unwrap(),
+        receipts: b.receipts.clone().unwrap(),
+    };
+    let original = to_raw(&block);
+    let mut fetched = vec![
+        to_raw(&with_extra_receipt(&block, state_sync_receipt(0))),
+        original.clone(),
+        to_raw(&with_extra_receipt(&block, state_sync_receipt(1))),
+    ];
+    assert!(
+        fetched[0].check_integrity().is_err(),
+        "one receipt too many"
+    );
+    assert_eq!(set_aside_state_sync_receipts(&spec, &mut fetched), 1);
+    assert_eq!(fetched[0], original);
+    assert_eq!(fetched[1], original);
+    fetched[0].check_integrity().unwrap();
+    // A trailing receipt that used gas is left for validation to refuse.
+    assert_ne!(fetched[2], original);
+    // After Madhugiri nothing is set aside.
+    let mut post = vec![to_raw(&with_extra_receipt(&block, state_sync_receipt(0)))];
+    assert_eq!(
+        set_aside_state_sync_receipts(&madhugiri_from_genesis(), &mut post),
+        0
+    );
+    assert_eq!(
+        set_aside_state_sync_receipts(&ChainSpec::mainnet(), &mut post),
+        0
+    );
 }
 
 /// Polygon mainnet with Madhugiri moved to block 0, so block 40,000,000's receipts are judged
