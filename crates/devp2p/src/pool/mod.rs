@@ -1134,3 +1134,6 @@ impl Requester for Pool {
         true
     }
 }
+
+#[cfg(test)]
+mod tests;
