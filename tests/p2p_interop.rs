@@ -6,6 +6,11 @@
 //!    write byte-identical `chain.rlp` / `receipts.rlp`.
 //! 2. Reverse: `hypasis p2p serve` serves the exported files; an EthereumJS client fetches all
 //!    headers, bodies and receipts and checks them with EthereumJS's own block validation.
+//! 3. `hypasis standalone` against three quiet EthereumJS eth/68 peers (they name their head
+//!    only by hash in `Status` and never announce a block), anchored mid-chain with
+//!    `--trusted`: the peers' head is learned from the header of their `Status` head hash, the
+//!    sync runs forward (in waves of `--tip-margin`) and backward and exits on its own, and
+//!    `hypasis export` gives back the peers' files byte for byte.
 //!
 //! Needs `node` (≥ 20) and `npm ci` in `tests/interop` (CI does this; see the Makefile).
 
@@ -19,7 +24,7 @@ use hypasis_devp2p::{
     blockfile::{parse_chain, parse_receipts},
     verify::{check_body, check_header_chain, check_receipts},
 };
-use hypasis_integration_tests::{bin, repo_root, spawn_first_line};
+use hypasis_integration_tests::{ChildGuard, bin, free_addr, repo_root, spawn_first_line};
 
 const BLOCKS: u64 = 2000;
 
@@ -173,4 +178,110 @@ fn ethereumjs_interop_both_directions() {
         server.log_text()
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("checked 2001 headers"));
+}
+
+#[test]
+fn standalone_syncs_from_three_quiet_ethereumjs_peers_and_exports_their_chain() {
+    const QUIET_BLOCKS: u64 = 400;
+    require_node();
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = tmp.path().join("reference");
+    std::fs::create_dir_all(&reference).unwrap();
+
+    // One EthereumJS peer builds and exports the chain; two more serve the exported files, so
+    // all three serve identical blocks. None of them ever announces a block.
+    let mut peers = Vec::new();
+    let mut enodes = Vec::new();
+    for i in 0..3 {
+        let mut cmd = Command::new("node");
+        cmd.current_dir(interop_dir())
+            .args(["interop.mjs", "serve"]);
+        if i == 0 {
+            cmd.args(["--blocks", &QUIET_BLOCKS.to_string(), "--export"])
+                .arg(&reference);
+        } else {
+            cmd.arg("--load").arg(&reference);
+        }
+        let (peer, enode) = spawn_first_line(
+            cmd,
+            &tmp.path().join(format!("ethereumjs-{i}.log")),
+            Duration::from_secs(300),
+        );
+        assert!(enode.starts_with("enode://"), "first line: {enode}");
+        peers.push(peer);
+        enodes.push(enode);
+    }
+
+    let blocks = parse_chain(&std::fs::read(reference.join("chain.rlp")).unwrap()).unwrap();
+    assert_eq!(blocks.len() as u64, QUIET_BLOCKS + 1);
+    let mid = QUIET_BLOCKS / 2;
+    let anchor = format!("{mid}:{:#x}", blocks[mid as usize].hash);
+
+    let data = tmp.path().join("data");
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args(["standalone", "--genesis"])
+        .arg(genesis())
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--no-discovery", "--no-progress", "--insecure"])
+        .args(["--trusted", &anchor])
+        .args(["--listen", &free_addr().to_string()])
+        .args(["--metrics-listen", &free_addr().to_string()])
+        // Small units and a small margin: the forward half is cut in several waves.
+        .args(["--unit-size", "50", "--tip-margin", "60"])
+        .args(["--exit-when-synced", "--timeout-secs", "150"]);
+    for e in &enodes {
+        cmd.args(["--peer", e]);
+    }
+    let log = tmp.path().join("standalone.log");
+    let mut node = ChildGuard::spawn(cmd, &log);
+    let status = node.wait_timeout(Duration::from_secs(200));
+    let peer_logs = || {
+        peers
+            .iter()
+            .map(|p| p.log_text())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    };
+    let status = status.unwrap_or_else(|| {
+        panic!(
+            "standalone did not finish; log:\n{}\npeers:\n{}",
+            node.log_text(),
+            peer_logs()
+        )
+    });
+    let summary = node.log_text();
+    assert!(
+        status.success(),
+        "exit {status}; log:\n{summary}\npeers:\n{}",
+        peer_logs()
+    );
+    assert!(
+        summary.contains(&format!("range:    0..={QUIET_BLOCKS}")),
+        "{summary}"
+    );
+    assert!(summary.contains("gaps:     none"), "{summary}");
+    assert!(!summary.contains("tip -"), "{summary}");
+
+    let out = tmp.path().join("export");
+    std::fs::create_dir_all(&out).unwrap();
+    let run = Command::new(bin("hypasis"))
+        .args(["export", "--data-dir"])
+        .arg(&data)
+        .args(["--from", "0", "--to", &QUIET_BLOCKS.to_string(), "--out"])
+        .arg(out.join("chain.rlp"))
+        .arg("--receipts")
+        .arg(out.join("receipts.rlp"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for file in ["chain.rlp", "receipts.rlp"] {
+        let a = std::fs::read(reference.join(file)).unwrap();
+        let b = std::fs::read(out.join(file)).unwrap();
+        assert!(a == b, "exported {file} differs from the EthereumJS peers'");
+    }
 }

@@ -5,7 +5,12 @@
 //       Builds a chain of N blocks with signed transactions (EthereumJS VM block builder),
 //       optionally writes DIR/chain.rlp (geth export format, genesis included) and
 //       DIR/receipts.rlp (one eth/68 receipt list per block), listens on 127.0.0.1 and serves
-//       the chain over RLPx/eth/68. The first stdout line is our enode:// URL.
+//       the chain over RLPx/eth/68. The first stdout line is our enode:// URL. The peer is
+//       quiet: its Status names the head by hash only and it never announces a block.
+//
+//   node interop.mjs serve --load DIR
+//       Serves DIR/chain.rlp and DIR/receipts.rlp as written by `serve --export DIR` (so
+//       several peers serve the identical chain without building it again).
 //
 //   node interop.mjs fetch --peer ENODE (--blocks N | --expect DIR)
 //       Builds the same chain locally (or loads DIR/chain.rlp written by `serve --export`),
@@ -93,11 +98,26 @@ function exportChain(chain, dir) {
   writeFileSync(join(dir, 'receipts.rlp'), concatBytes(...receipts))
 }
 
+/** Loads a chain and its receipts written by `serve --export DIR`, for serving. */
+function loadServed(ctx, dir) {
+  const chain = loadChain(ctx, dir)
+  let rest = readFileSync(join(dir, 'receipts.rlp'))
+  for (const entry of chain) {
+    if (rest.length === 0) throw new Error(`${dir}/receipts.rlp: fewer lists than blocks`)
+    const { data, remainder } = RLP.decode(rest, true)
+    entry.wire = data
+    rest = remainder
+  }
+  if (rest.length > 0) throw new Error(`${dir}/receipts.rlp: more lists than blocks`)
+  return chain
+}
+
 async function serve() {
-  const count = Number(arg('blocks'))
+  const loadDir = arg('load', '')
   const exportDir = arg('export', '')
   const ctx = await setup()
-  const chain = await buildChain(ctx, count, { log })
+  const chain = loadDir ? loadServed(ctx, loadDir) : await buildChain(ctx, Number(arg('blocks')), { log })
+  const count = chain.length - 1
   if (exportDir) exportChain(chain, exportDir)
   const byHash = new Map(chain.map((e, i) => [bytesToHex(e.block.hash()), i]))
   const rlpx = new RLPx(newKey(), {
@@ -164,7 +184,7 @@ function handleRequest(eth, code, payload, chain, byHash) {
       for (const h of hashes.slice(0, 1024)) {
         const i = byHash.get(bytesToHex(h))
         if (i === undefined) break
-        lists.push(receiptsWire(chain[i].receipts))
+        lists.push(chain[i].wire ?? receiptsWire(chain[i].receipts))
       }
       eth.sendMessage(CODES.RECEIPTS, [reqId, lists])
       break
@@ -321,6 +341,6 @@ const mode = process.argv[2]
 if (mode === 'serve') await serve()
 else if (mode === 'fetch') await fetchAll()
 else {
-  console.error('usage: node interop.mjs serve --blocks N [--export DIR] | fetch --peer ENODE (--blocks N | --expect DIR)')
+  console.error('usage: node interop.mjs serve (--blocks N [--export DIR] | --load DIR) | fetch --peer ENODE (--blocks N | --expect DIR)')
   process.exit(2)
 }

@@ -80,7 +80,13 @@ pub struct StandaloneArgs {
     /// Cap on backward (history) blocks leased per second.
     #[arg(long, value_name = "N")]
     backward_max_blocks_per_second: Option<f64>,
-    /// Exit 0 once the tip seen at start is reached and no gap remains down to genesis.
+    /// How many blocks past trusted information (anchor, newest checkpoint, highest stored
+    /// block) the scheduler cuts units; the peers' claimed head is bounded by it, so a long
+    /// forward sync proceeds in waves.
+    #[arg(long, value_name = "BLOCKS", default_value_t = hypasis_scheduler_core::DEFAULT_TIP_MARGIN)]
+    tip_margin: u64,
+    /// Exit 0 once the peers' head seen at start is reached and no gap remains down to
+    /// genesis.
     #[arg(long)]
     exit_when_synced: bool,
     /// Give up (exit 1) when not synced after this many seconds (with --exit-when-synced).
@@ -205,6 +211,7 @@ async fn main(args: StandaloneArgs) -> anyhow::Result<()> {
     cfg.unit_size = args.unit_size.max(1);
     cfg.lease_ttl = Duration::from_secs(args.lease_ttl_secs.max(2));
     cfg.backward_max_blocks_per_second = args.backward_max_blocks_per_second;
+    cfg.tip_margin = args.tip_margin;
     if cfg.peers.is_empty() && cfg.bootnodes.is_empty() && cfg.discovery.is_none() {
         anyhow::bail!("no peers: give --peer ENODE, --bootnode ENODE, or allow discovery");
     }
@@ -258,13 +265,15 @@ async fn main(args: StandaloneArgs) -> anyhow::Result<()> {
                 args.timeout_secs.unwrap_or(0)
             ));
         }
-        // The tip seen at start: the first tip once the schedule is anchored.
+        // The target: the peers' head seen at start (their plausible claim, once the schedule
+        // is anchored), not the scheduler's tip, which is bounded by what is trusted and only
+        // ratchets up as blocks are stored. Reached when nothing is missing in [0, target].
         if target.is_none()
             && let Some(st) = &p.status
-            && st.anchor.is_some()
-            && let Some(t) = st.tip
+            && let Some(a) = st.anchor
+            && let Some(t) = sync_target(&p)
         {
-            target = Some(t);
+            target = Some(t.max(a.number));
         }
         if let Some(t) = target {
             let range = hypasis_gaps::Range::new(0, t).expect("0 <= t");
@@ -352,11 +361,7 @@ impl Bars {
                 msg.push_str(&format!("  {} units no peer", s.units_no_peer));
             }
             if d == Direction::Forward {
-                msg.push_str(&format!(
-                    "  tip {}  peers {}",
-                    st.tip.map_or("-".into(), |t| t.to_string()),
-                    p.peers
-                ));
+                msg.push_str(&format!("  {}  peers {}", tip_text(p), p.peers));
             }
             b.set_message(msg);
         }
@@ -400,13 +405,30 @@ fn progress_line(p: &Progress, elapsed: Duration) -> String {
         )
     };
     format!(
-        "[{}] {}  {}  tip {}  peers {}",
+        "[{}] {}  {}  {}  peers {}",
         human(elapsed),
         dir(Direction::Forward),
         dir(Direction::Backward),
-        st.tip.map_or("-".into(), |t| t.to_string()),
+        tip_text(p),
         p.peers
     )
+}
+
+/// The peers' head as the scheduler last received it, else as the fetcher sees it now.
+fn sync_target(p: &Progress) -> Option<u64> {
+    p.status.as_ref().and_then(|s| s.peer_tip).or(p.peer_tip)
+}
+
+/// `tip N` (the peers' head; `scheduled to M` when the scheduler's bounded tip is behind it),
+/// or that no peer's head is known yet.
+fn tip_text(p: &Progress) -> String {
+    let Some(tip) = sync_target(p) else {
+        return "waiting for a peer head".into();
+    };
+    match p.status.as_ref().and_then(|s| s.tip) {
+        Some(cut) if cut < tip => format!("tip {tip} (scheduled to {cut})"),
+        _ => format!("tip {tip}"),
+    }
 }
 
 fn print_summary(s: &Summary) {

@@ -222,7 +222,9 @@ impl Fetcher {
         self.shared.dirs[d.index()].stored.load(Ordering::Relaxed)
     }
 
-    /// Highest block number the connected peers announce (eth/69 heads).
+    /// Highest head number the connected peers claim (eth/69 `Status`/`BlockRangeUpdate`,
+    /// eth/68 `Status` head header, `NewBlockHashes`; implausible claims are dropped by the
+    /// pool). A hint: the scheduler bounds what it cuts from it.
     pub fn tip(&self) -> Option<u64> {
         self.shared
             .pool

@@ -429,3 +429,197 @@ async fn fetcher_validates_through_the_validator_service_and_bans_liars() {
         .unwrap_or(0);
     assert_eq!(linked, 599, "{levels:?}");
 }
+
+/// Peers claiming absurd heads — `u64::MAX` in an eth/69 `Status`, a `NewBlockHashes` at 2^60
+/// on eth/68 — next to honest peers: the claims never reach the scheduler (the pool drops
+/// them and scores the liars down), the number of units the scheduler holds stays bounded by
+/// the chain and the tip margin, and the sync completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
+    use hypasis_devp2p::EthVersion;
+    use hypasis_scheduler_core::UnitFilter;
+
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let count = 1200;
+    let latest = count - 1;
+    let blocks = valid_chain(count);
+    let genesis = blocks[0].hash;
+    let source: Arc<dyn BlockSource> = Arc::new(testchain::source(&blocks));
+    let honest = [
+        serve(source.clone(), genesis, latest).await,
+        serve(source.clone(), genesis, latest).await,
+    ];
+    // eth/69 liar: Status latest = u64::MAX (it serves the real chain otherwise).
+    let liar69 = serve(source.clone(), genesis, u64::MAX).await;
+    // eth/68 liar: an honest Status head (its header is served), then a NewBlockHashes at 2^60.
+    let head = LocalStatus {
+        head_hash: blocks[latest as usize].hash,
+        ..status(genesis, latest)
+    };
+    let (announce, live) = watch::channel(head.clone());
+    let mut cfg = SessionConfig::new(head.clone()).with_live_status(live);
+    cfg.eth_versions = vec![EthVersion::Eth68];
+    cfg.announce_block_hashes = true;
+    cfg.head_update_blocks = 1;
+    cfg.block_source = Some(source.clone());
+    let liar68 = Server::spawn(
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        generate_secret_key(),
+        cfg,
+        16,
+    )
+    .unwrap();
+
+    let mut session = SessionConfig::new(status(genesis, 0));
+    session.handshake_timeout = Duration::from_secs(5);
+    let mut pc = PoolConfig::new(session);
+    pc.static_peers = honest
+        .iter()
+        .chain([&liar69, &liar68])
+        .map(|s| s.enode().clone())
+        .collect();
+    pc.min_timeout = Duration::from_millis(500);
+    pc.max_timeout = Duration::from_secs(3);
+    pc.target_rtt = Duration::from_millis(200);
+    pc.redial_interval = Duration::from_millis(200);
+    pc.max_attempts = 20;
+    let pool = Pool::start(pc, generate_secret_key(), None);
+    assert!(pool.wait_for_peers(4, Duration::from_secs(10)).await);
+    // Once the eth/68 liar's true head is known, it announces 2^60.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !pool
+        .stats()
+        .iter()
+        .any(|p| p.node_id == liar68.enode().id && p.head_number == Some(latest))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:#?}",
+            pool.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    announce
+        .send(LocalStatus {
+            latest_block: 1 << 60,
+            head_hash: B256::repeat_byte(0x60),
+            ..head
+        })
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(RedbStorage::open(dir.path().join("db.redb")).unwrap());
+    let store = Arc::new(StorageSchedulerStore(
+        storage.clone() as Arc<dyn BlockStorage>
+    ));
+    let unit = 100;
+    let margin = 250;
+    let config = SchedulerConfig {
+        genesis: 1,
+        unit_size: unit,
+        tip_margin: margin,
+        lease_ttl: Duration::from_secs(3),
+        backoff: BackoffConfig {
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+            no_peer_base: Duration::from_millis(500),
+            no_peer_max: Duration::from_secs(2),
+        },
+        ..SchedulerConfig::default()
+    };
+    let mid = count / 2;
+    let anchor = AnchorSource::Fixed(Anchor {
+        number: mid,
+        hash: Some(blocks[mid as usize].hash),
+    });
+    let durable = Arc::new(Mutex::new(
+        DurableScheduler::open(store, config, Arc::new(SystemClock), 1, anchor)
+            .await
+            .unwrap(),
+    ));
+    let spec = ChainSpec::from_genesis_json(GENESIS_JSON).unwrap();
+    let mut fc = FetcherConfig::new("fetcher-heads");
+    fc.initial_block_bytes = 2048;
+    fc.progress_interval = Duration::from_millis(500);
+    fc.fetch.window = 128;
+    fc.fetch.headers_per_request = 128;
+    fc.fetch.bodies_per_request = 32;
+    fc.fetch.receipts_per_request = 32;
+    let fetcher = Fetcher::new(
+        fc,
+        Arc::new(InProcessLeases::new(durable.clone())),
+        Arc::new(StorageSink(storage.clone() as Arc<dyn BlockStorage>)),
+        pool,
+        Validator::new(spec),
+        FetcherMetrics::unregistered(),
+    );
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn({
+        let f = fetcher.clone();
+        async move { f.run(rx).await }
+    });
+
+    // The scheduler follows the fetcher's tip (as the scheduler service does with the
+    // fetchers' announcements) until the whole chain is stored.
+    let want = Range::new(1, latest).unwrap();
+    // One unit per `unit`-block bucket, split at most a few times where a wave of the
+    // bounded tip ended inside a bucket whose first part was already leased.
+    let most_units = (3 * count / unit + 2) as usize;
+    let mut max_units = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let tip = fetcher.tip();
+        assert!(tip.is_some_and(|t| t <= latest), "fetcher tip {tip:?}");
+        {
+            let mut d = durable.lock().await;
+            d.observe_tip(tip.unwrap()).await.unwrap();
+            let s = d.scheduler();
+            max_units = max_units.max(s.units(UnitFilter::default()).count());
+            assert!(s.tip().is_some_and(|t| t <= latest && t <= s.tip_bound()));
+            assert!(
+                max_units <= most_units,
+                "{max_units} units (at most {most_units} expected)"
+            );
+        }
+        if storage.gaps(want).await.unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not synced in time; active: {:?}",
+            fetcher.active()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+    let st = durable.lock().await.scheduler().status();
+    assert_eq!(st.tip, Some(latest));
+    assert_eq!(st.peer_tip, Some(latest));
+    // Both liars are scored down (or banned).
+    for liar in [&liar69, &liar68] {
+        let id = liar.enode().id;
+        let scored = fetcher
+            .pool()
+            .stats()
+            .iter()
+            .any(|p| p.node_id == id && p.score < 0 && p.faults > 0);
+        assert!(
+            scored || fetcher.pool().is_banned(&id),
+            "liar {} not scored: {:#?}",
+            liar.enode(),
+            fetcher.pool().stats()
+        );
+    }
+    let stored = storage.blocks(want, usize::MAX).await.unwrap();
+    assert_eq!(stored.len() as u64, latest);
+    for b in stored {
+        assert_eq!(b.hash, blocks[b.number as usize].hash, "block {}", b.number);
+    }
+}

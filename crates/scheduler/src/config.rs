@@ -80,7 +80,17 @@ pub struct SchedulerConfig {
     pub jitter_seed: u64,
     /// Longest `retry_after` suggested to an idle fetcher.
     pub max_retry_after: Duration,
+    /// How far past trusted information units are cut. The peers' head is only a claim: the
+    /// tip units are cut to is `min(claimed tip, trusted top + tip_margin)`, where the trusted
+    /// top is the highest of the anchor, the newest checkpoint's end and the highest stored
+    /// block. As blocks are stored the bound moves up, so a long forward sync proceeds in
+    /// waves of at most this many blocks beyond what is stored.
+    pub tip_margin: u64,
 }
+
+/// Default [`SchedulerConfig::tip_margin`]: about 100 units of 1024 blocks (some 2.3 days of
+/// Polygon blocks, two weeks of Ethereum's) ahead of what is trusted.
+pub const DEFAULT_TIP_MARGIN: u64 = 100_000;
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
@@ -96,6 +106,7 @@ impl Default for SchedulerConfig {
             rate_window: Duration::from_secs(60),
             jitter_seed: 0x5eed,
             max_retry_after: Duration::from_secs(5),
+            tip_margin: DEFAULT_TIP_MARGIN,
         }
     }
 }

@@ -25,7 +25,7 @@ pub mod store;
 mod unit;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{BackoffConfig, BackwardThrottle, SchedulerConfig};
+pub use config::{BackoffConfig, BackwardThrottle, DEFAULT_TIP_MARGIN, SchedulerConfig};
 pub use durable::{AnchorSource, DurableError, DurableScheduler};
 pub use metrics::SchedulerMetrics;
 pub use scheduler::{

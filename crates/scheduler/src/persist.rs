@@ -5,8 +5,8 @@
 //! - `0x1…` + unit id: the unit's latest lease, a prost-encoded `hypasis.v1.Lease` (kept after
 //!   the lease ends so the current fencing token is known and completion stays idempotent);
 //! - `0x2…` + unit id: empty marker, the unit was created by a re-verify request;
-//! - `u64::MAX`: the scheduler's meta record ([`MetaRecord`]: id and token counters, tip,
-//!   anchor, pause flags).
+//! - `u64::MAX`: the scheduler's meta record ([`MetaRecord`]: id and token counters, anchor,
+//!   pause flags; no tip: the tip comes from the peers' claims and is never persisted).
 
 use prost::Message;
 
@@ -70,7 +70,9 @@ pub struct MetaRecord {
     /// Lowest block synced.
     #[prost(uint64, tag = "3")]
     pub genesis: u64,
-    /// Highest tip seen.
+    /// The tip, as written by versions that persisted the peers' claimed head. No longer
+    /// written (a claim of one peer must not outlive it) and ignored when read: after a
+    /// restart the span reaches the stored units and the tip is learned again from the peers.
     #[prost(uint64, optional, tag = "4")]
     pub tip: Option<u64>,
     /// Anchor block number (forward above it, backward at and below it).

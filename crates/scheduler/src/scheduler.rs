@@ -142,8 +142,13 @@ pub struct Status {
     pub term: u64,
     /// Lowest block.
     pub genesis: u64,
-    /// Highest tip seen.
+    /// The tip units are cut to: the peers' claimed tip, bounded by trusted information plus
+    /// the configured margin ([`SchedulerConfig::tip_margin`]); it rises as blocks are stored.
     pub tip: Option<u64>,
+    /// The highest tip the peers claim (a hint, never persisted).
+    pub peer_tip: Option<u64>,
+    /// Highest block units may be cut to now (trusted top + margin).
+    pub tip_bound: u64,
     /// The anchor.
     pub anchor: Option<Anchor>,
     /// Forward, then backward.
@@ -199,7 +204,10 @@ pub struct Scheduler {
 
     next_unit_id: u64,
     next_token: u64,
+    /// The tip units are cut to (never above `claimed` nor above the bound when it was set).
     tip: Option<u64>,
+    /// The highest tip the peers claim (not persisted).
+    claimed: Option<u64>,
     anchor: Option<Anchor>,
     paused: [bool; 2],
 
@@ -250,6 +258,7 @@ impl Scheduler {
             next_unit_id: 1,
             next_token: 1,
             tip: None,
+            claimed: None,
             anchor: None,
             paused: [false; 2],
             units: BTreeMap::new(),
@@ -302,7 +311,8 @@ impl Scheduler {
             persist::decode(persist::META_KEY, meta_bytes).map_err(RestoreError::Corrupt)?;
         s.next_unit_id = meta.next_unit_id.max(1);
         s.next_token = meta.next_token.max(1);
-        s.tip = meta.tip;
+        // `meta.tip` (written by older versions) came from the peers' claims: ignored. The span
+        // is set to reach the stored units below.
         if meta.genesis != s.config.genesis {
             return Err(RestoreError::Corrupt(format!(
                 "stored genesis {} differs from the configured genesis {}",
@@ -372,6 +382,8 @@ impl Scheduler {
             s.units.insert(id, unit);
             s.index(id, now);
         }
+        // Units already cut stay work: the tip reaches the highest of them.
+        s.tip = s.units.values().map(|u| u.range.end).max();
         s.meta_dirty = false;
         s.expire_at(now);
         s.check_invariants_structural()
@@ -398,9 +410,35 @@ impl Scheduler {
         self.anchor
     }
 
-    /// Highest tip seen.
+    /// The tip units are cut to (bounded: see [`Scheduler::tip_bound`]).
     pub fn tip(&self) -> Option<u64> {
         self.tip
+    }
+
+    /// The highest tip the peers claim (a hint: units are cut only to [`Scheduler::tip`]).
+    pub fn peer_tip(&self) -> Option<u64> {
+        self.claimed
+    }
+
+    /// The highest block trusted information reaches: the anchor, the end of the newest
+    /// checkpoint, and the highest stored block (as of the last refresh plus completions).
+    pub fn trusted_top(&self) -> u64 {
+        [
+            self.anchor.map(|a| a.number),
+            self.checkpoints.values().next_back().map(|c| c.range.end),
+            self.view.last(),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(self.config.genesis)
+        .max(self.config.genesis)
+    }
+
+    /// The highest block units may be cut to now: [`Scheduler::trusted_top`] plus
+    /// [`SchedulerConfig::tip_margin`].
+    pub fn tip_bound(&self) -> u64 {
+        self.trusted_top().saturating_add(self.config.tip_margin)
     }
 
     /// Whether a direction is paused.
@@ -734,20 +772,35 @@ impl Scheduler {
         self.anchor = Some(anchor);
         self.meta_dirty = true;
         self.set_span(old, now);
+        self.advance_tip(now);
         true
     }
 
-    /// Records the highest block the fetchers' peers announce. The forward direction follows it:
-    /// new blocks are cut into units (the pending tail unit grows first). Lower values are
-    /// ignored.
+    /// Records the highest block the fetchers' peers claim. The forward direction follows it
+    /// as far as [`Scheduler::tip_bound`] allows: new blocks are cut into units (the pending
+    /// tail unit grows first); the rest of the claim is cut as the bound rises (blocks stored,
+    /// checkpoints added). Lower values are ignored; the claim is not persisted. Returns
+    /// whether the tip units are cut to moved.
     pub fn observe_tip(&mut self, tip: u64) -> bool {
-        if self.tip.is_some_and(|t| t >= tip) || tip < self.config.genesis {
+        if self.claimed.is_some_and(|t| t >= tip) || tip < self.config.genesis {
             return false;
         }
+        self.claimed = Some(tip);
         let now = self.now();
+        self.advance_tip(now)
+    }
+
+    /// Moves the tip towards the claim, as far as the bound allows; returns whether it moved.
+    fn advance_tip(&mut self, now: u64) -> bool {
+        let Some(claim) = self.claimed else {
+            return false;
+        };
+        let target = claim.min(self.tip_bound());
+        if self.tip.is_some_and(|t| t >= target) {
+            return false;
+        }
         let old = self.span();
-        self.tip = Some(tip);
-        self.meta_dirty = true;
+        self.tip = Some(target);
         self.set_span(old, now);
         true
     }
@@ -773,7 +826,11 @@ impl Scheduler {
             self.checkpoints.insert(cp.range.start, cp);
             added.push(cp.range);
         }
-        if added.is_empty() || !self.config.checkpoint_aligned {
+        if added.is_empty() {
+            return 0;
+        }
+        if !self.config.checkpoint_aligned {
+            self.advance_tip(now);
             return added.len();
         }
         let mut stale = BTreeSet::new();
@@ -799,6 +856,7 @@ impl Scheduler {
             self.delete_unit(id);
         }
         self.fill(now);
+        self.advance_tip(now);
         added.len()
     }
 
@@ -836,6 +894,7 @@ impl Scheduler {
         self.present_known = true;
         let Some(span) = self.span() else {
             self.done = RangeSet::new();
+            self.advance_tip(now);
             return;
         };
         let mut stored = Vec::new();
@@ -868,6 +927,7 @@ impl Scheduler {
         }
         self.done = done;
         self.fill(now);
+        self.advance_tip(now);
     }
 
     fn prune_recent(&mut self, now: u64) {
@@ -1154,6 +1214,8 @@ impl Scheduler {
         });
         self.completed_blocks[direction.index()] += range.len();
         self.prune_recent(now);
+        // Stored blocks raise the bound: the next wave of the claimed tip is cut.
+        self.advance_tip(now);
         Ok(Completion::Done(self.units[&id].clone()))
     }
 
@@ -1351,6 +1413,8 @@ impl Scheduler {
             term: self.term,
             genesis: self.config.genesis,
             tip: self.tip,
+            peer_tip: self.claimed,
+            tip_bound: self.tip_bound(),
             anchor: self.anchor,
             directions: [dir(Direction::Forward), dir(Direction::Backward)],
             gaps: self
@@ -1367,7 +1431,8 @@ impl Scheduler {
             next_unit_id: self.next_unit_id,
             next_token: self.next_token,
             genesis: self.config.genesis,
-            tip: self.tip,
+            // Peer-derived: never persisted.
+            tip: None,
             anchor: self.anchor.map(|a| a.number),
             anchor_hash: self.anchor.and_then(|a| a.hash).map(|h| h.to_vec()),
             paused_forward: self.paused[0],

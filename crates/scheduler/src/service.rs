@@ -448,6 +448,7 @@ pub fn log_progress(st: &Status) {
             units_no_peer = d.units_no_peer,
             paused = d.paused,
             tip = st.tip,
+            peer_tip = st.peer_tip,
             term = st.term,
             "sync progress"
         );

@@ -24,7 +24,7 @@ use hypasis_coordination::{Coordinator, LocalCoordinator};
 use hypasis_devp2p::Enode;
 use hypasis_devp2p::chain::{Head, session_config};
 use hypasis_devp2p::identity::{generate_secret_key, node_id};
-use hypasis_devp2p::pool::{Pool, PoolConfig};
+use hypasis_devp2p::pool::{HeadBound, Pool, PoolConfig};
 use hypasis_fetcher_core::{
     Fetcher, FetcherConfig, FetcherGrpc, FetcherMetrics, InProcessLeases, LeaseError, LeaseSource,
     LeasedUnit, StorageSink,
@@ -121,6 +121,9 @@ pub struct StandaloneConfig {
     pub max_peers: usize,
     /// Cap on backward blocks leased per second (the tranquilizer for background work).
     pub backward_max_blocks_per_second: Option<f64>,
+    /// Blocks past trusted information (anchor, newest checkpoint, highest stored block) the
+    /// scheduler cuts units to; the peers' claimed tip is bounded by it.
+    pub tip_margin: u64,
 }
 
 impl StandaloneConfig {
@@ -147,6 +150,7 @@ impl StandaloneConfig {
             lease_ttl: Duration::from_secs(30),
             max_peers: 50,
             backward_max_blocks_per_second: None,
+            tip_margin: hypasis_scheduler_core::DEFAULT_TIP_MARGIN,
         }
     }
 }
@@ -208,7 +212,8 @@ pub struct Standalone {
 pub struct Progress {
     /// The scheduler's status (once it leads and is anchored).
     pub status: Option<Status>,
-    /// Highest block the connected peers announce.
+    /// Highest block the connected peers claim as their head (plausible claims only; `None`
+    /// while no peer's head is known, e.g. eth/68 peers before their head header arrived).
     pub peer_tip: Option<u64>,
     /// Connected peers.
     pub peers: usize,
@@ -347,6 +352,7 @@ impl Standalone {
                         max_blocks_per_second: cfg.backward_max_blocks_per_second,
                         ..BackwardThrottle::default()
                     },
+                    tip_margin: cfg.tip_margin,
                     ..SchedulerConfig::default()
                 },
                 anchor,
@@ -370,6 +376,7 @@ impl Standalone {
         let id = format!("standalone-{}", &format!("{:x}", node_id(&secret))[..12]);
         let mut pool_cfg = PoolConfig::new(session_config(&spec, &Head::genesis(&spec)));
         pool_cfg.max_peers = cfg.max_peers.max(1);
+        pool_cfg.head_bound = HeadBound::for_genesis(spec.genesis_timestamp());
         pool_cfg.static_peers = cfg.peers.iter().chain(&cfg.bootnodes).cloned().collect();
         let listener = match cfg.p2p_listen {
             Some(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| {

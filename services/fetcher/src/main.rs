@@ -182,6 +182,8 @@ fn main() -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| format!("fetcher-{}", &format!("{:x}", node_id(&secret))[..12]));
             let mut pool_cfg = PoolConfig::new(session_config(&spec, &Head::genesis(&spec)));
+            pool_cfg.head_bound =
+                hypasis_devp2p::pool::HeadBound::for_genesis(spec.genesis_timestamp());
             pool_cfg.max_peers = args.max_peers.max(1);
             pool_cfg.static_peers = static_peers;
             let listener = match args.p2p_listen {

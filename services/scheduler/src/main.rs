@@ -72,6 +72,11 @@ struct Args {
     /// A fixed tip, in addition to what fetchers announce.
     #[arg(long, value_name = "NUMBER")]
     tip: Option<u64>,
+    /// How many blocks past trusted information (anchor, newest checkpoint, highest stored
+    /// block) units are cut; the peers' claimed tip is bounded by it, so a long forward sync
+    /// proceeds in waves.
+    #[arg(long, value_name = "BLOCKS", default_value_t = hypasis_scheduler_core::DEFAULT_TIP_MARGIN)]
+    tip_margin: u64,
     /// Lowest block to sync.
     #[arg(long, default_value_t = 0)]
     genesis: u64,
@@ -236,6 +241,7 @@ fn main() -> anyhow::Result<()> {
                     ..BackwardThrottle::default()
                 },
                 jitter_seed: std::process::id().into(),
+                tip_margin: args.tip_margin,
                 ..SchedulerConfig::default()
             };
             let node_cfg = NodeConfig {

@@ -11,6 +11,15 @@
 //! (malformed or mismatched responses, which end the session) ban the peer for
 //! [`PoolConfig::ban_duration`] directly, as does reaching [`BAN_SCORE`]. Partial responses
 //! (fewer items than asked) are normal and not faults.
+//!
+//! Heads: a peer's head is a claim, used only to choose peers and as a hint of how far the
+//! chain goes. eth/69 peers state it in `Status` and `BlockRangeUpdate`; an eth/68 `Status`
+//! names only the head's hash, so right after the handshake the pool asks for that header
+//! (one `GetBlockHeaders` by hash, amount 1, as geth does), checks that it hashes to the
+//! claimed hash and records its number; a peer that cannot produce it is scored down
+//! ([`Fault::UnknownHead`]). `NewBlockHashes` announcements raise the head on either version.
+//! A claimed head beyond [`HeadBound`] (e.g. `u64::MAX`) is ignored and costs
+//! [`Fault::ImplausibleHead`].
 
 pub mod rate;
 
@@ -18,7 +27,7 @@ use std::{
     collections::HashMap,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use alloy_primitives::{B256, Bytes};
@@ -70,6 +79,67 @@ pub struct PoolConfig {
     pub max_attempts: usize,
     /// Items asked for before a peer's throughput is known (headers, bodies, receipts).
     pub initial_capacity: [usize; 3],
+    /// How far a claimed head may plausibly reach.
+    pub head_bound: HeadBound,
+    /// How long the eth/68 head probe (the header of the `Status` head hash) may take.
+    pub head_probe_timeout: Duration,
+}
+
+/// The highest head number a peer can plausibly claim: one block per
+/// `1 / max_blocks_per_second` since the genesis timestamp, plus `margin`. A claim beyond it
+/// cannot be true on any chain we sync (it would need blocks faster than any of them makes),
+/// so it is ignored and the peer scored down; claims below it are still only hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadBound {
+    /// Genesis block timestamp (Unix seconds); 0 when unknown (the bound is then looser).
+    pub genesis_timestamp: u64,
+    /// Fastest block rate assumed. Ethereum makes a block per 12 s, Polygon PoS one per 2 s
+    /// or faster; 10 per second is far above both.
+    pub max_blocks_per_second: u64,
+    /// Added to the time-based bound (clock skew, devnets that generate blocks faster than
+    /// their timestamps advance).
+    pub margin: u64,
+}
+
+impl Default for HeadBound {
+    fn default() -> Self {
+        Self {
+            genesis_timestamp: 0,
+            max_blocks_per_second: 10,
+            margin: 1_000_000,
+        }
+    }
+}
+
+impl HeadBound {
+    /// The bound for a chain whose genesis block has `genesis_timestamp`.
+    pub fn for_genesis(genesis_timestamp: u64) -> Self {
+        Self {
+            genesis_timestamp,
+            ..Self::default()
+        }
+    }
+
+    /// The highest plausible head at Unix time `now_secs`.
+    pub fn limit_at(&self, now_secs: u64) -> u64 {
+        now_secs
+            .saturating_sub(self.genesis_timestamp)
+            .saturating_mul(self.max_blocks_per_second)
+            .saturating_add(self.margin)
+    }
+
+    /// The highest plausible head now.
+    pub fn limit(&self) -> u64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.limit_at(now)
+    }
+
+    /// Whether a head at `number` is plausible now.
+    pub fn plausible(&self, number: u64) -> bool {
+        number <= self.limit()
+    }
 }
 
 impl PoolConfig {
@@ -88,6 +158,8 @@ impl PoolConfig {
             acquire_timeout: Duration::from_secs(30),
             max_attempts: 10,
             initial_capacity: [192, 64, 64],
+            head_bound: HeadBound::default(),
+            head_probe_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -109,6 +181,11 @@ pub enum Fault {
     Unrequested,
     /// Protocol violation: ban.
     ProtocolViolation,
+    /// An eth/68 peer did not produce the header of the head hash its `Status` names (empty
+    /// answer, a header with another hash, or no answer in time).
+    UnknownHead,
+    /// A claimed head beyond [`HeadBound`]: a lie (or a broken peer).
+    ImplausibleHead,
 }
 
 impl Fault {
@@ -118,7 +195,8 @@ impl Fault {
             Self::Slow => -2,
             Self::Empty => -1,
             Self::Suspicious => -5,
-            Self::Timeout => -25,
+            Self::Timeout | Self::UnknownHead => -25,
+            Self::ImplausibleHead => -50,
             Self::Invalid | Self::Unrequested => -100,
             Self::ProtocolViolation => return None,
         })
@@ -162,8 +240,9 @@ pub struct PeerStats {
     pub eth_version: u32,
     /// Head hash from `Status` / the latest range update / the highest announced block.
     pub head_hash: B256,
-    /// Head number: eth/69 from `Status` and `BlockRangeUpdate`; on either version raised by
-    /// `NewBlockHashes` announcements (so eth/68 peers have one once they announced a block).
+    /// Head number (a claim, bounded by [`HeadBound`]): eth/69 from `Status` and
+    /// `BlockRangeUpdate`; eth/68 from the header of the `Status` head hash, fetched right after
+    /// the handshake; on either version raised by `NewBlockHashes` announcements.
     pub head_number: Option<u64>,
     /// Served block range (eth/69 only, from `Status` and `BlockRangeUpdate`).
     pub served_range: Option<(u64, u64)>,
@@ -209,6 +288,8 @@ struct PeerEntry {
     range: Option<BlockRangeUpdate>,
     /// Highest block announced with `NewBlockHashes` (number, hash).
     announced: Option<(u64, B256)>,
+    /// eth/68: the number of the `Status` head, from its header.
+    probed: Option<u64>,
     head_hash: B256,
     requests: u64,
     items: u64,
@@ -217,11 +298,11 @@ struct PeerEntry {
 }
 
 impl PeerEntry {
-    /// The highest head known: range update or announcement.
+    /// The highest head known: range update, announcement or probed `Status` head.
     fn head_number(&self) -> Option<u64> {
         let ranged = self.range.map(|r| r.latest);
         let announced = self.announced.map(|(n, _)| n);
-        ranged.max(announced)
+        ranged.max(announced).max(self.probed)
     }
 }
 
@@ -735,6 +816,8 @@ impl Inner {
     fn admit(self: &Arc<Self>, session: Session, enode: String, inbound: bool, rtt: Duration) {
         let info = session.info().clone();
         let id = info.remote_id;
+        let mut probe = None;
+        let mut implausible = false;
         let refuse = {
             let Ok(mut st) = self.state.lock() else {
                 return;
@@ -747,8 +830,20 @@ impl Inner {
                 Some(DisconnectReason::TooManyPeers)
             } else {
                 let (range, head_hash) = match &info.remote_status {
-                    Status::Eth68(s) => (None, s.head_hash),
+                    Status::Eth68(s) => {
+                        probe = Some(s.head_hash);
+                        (None, s.head_hash)
+                    }
                     Status::Eth69(s) => (info.remote_status.block_range(), s.latest_hash),
+                };
+                // A range reaching beyond any plausible head is ignored (the peer is then
+                // treated as one whose range is unknown) and scored below.
+                let range = match range {
+                    Some(r) if !self.config.head_bound.plausible(r.latest) => {
+                        implausible = true;
+                        None
+                    }
+                    r => r,
                 };
                 st.peers.insert(
                     id,
@@ -764,6 +859,7 @@ impl Inner {
                         ),
                         range,
                         announced: None,
+                        probed: None,
                         head_hash,
                         requests: 0,
                         items: 0,
@@ -786,9 +882,76 @@ impl Inner {
             inbound,
             "peer added to pool"
         );
+        if implausible {
+            debug!(peer = %short(&id), "implausible head in Status");
+            self.fault(id, Fault::ImplausibleHead);
+        }
+        if let Some(hash) = probe {
+            let inner = self.clone();
+            let handle = session.handle();
+            tokio::spawn(async move { probe_head(inner, id, handle, hash).await });
+        }
         self.notify.notify_waiters();
         let inner = self.clone();
         tokio::spawn(async move { watch(inner, id, session).await });
+    }
+
+    /// Records an eth/68 peer's head number learned from its `Status` head header.
+    fn set_probed(&self, id: NodeId, number: u64) {
+        if let Ok(mut st) = self.state.lock()
+            && let Some(p) = st.peers.get_mut(&id)
+        {
+            p.probed = Some(number);
+        }
+        self.notify.notify_waiters();
+    }
+}
+
+/// Why an answer to the head probe does not establish the head.
+fn check_head(headers: &[Bytes], hash: B256) -> Result<u64, Fault> {
+    let [raw] = headers else {
+        // Nothing (or more than asked, which the session already refuses).
+        return Err(Fault::UnknownHead);
+    };
+    let header = crate::verify::CheckedHeader::decode(raw.clone()).map_err(|_| Fault::Invalid)?;
+    if header.hash != hash {
+        return Err(Fault::UnknownHead);
+    }
+    Ok(header.number())
+}
+
+/// Asks an eth/68 peer for the header of the head hash its `Status` names (one
+/// `GetBlockHeaders` by hash, amount 1) and records its number as the peer's head.
+async fn probe_head(inner: Arc<Inner>, id: NodeId, handle: SessionHandle, hash: B256) {
+    let request = GetBlockHeaders {
+        origin: BlockId::Hash(hash),
+        amount: 1,
+        skip: 0,
+        reverse: false,
+    };
+    let timeout = inner.config.head_probe_timeout;
+    let outcome = match tokio::time::timeout(timeout, handle.get_block_headers(request)).await {
+        Err(_) | Ok(Err(SessionError::RequestTimeout)) => Err(Fault::UnknownHead),
+        Ok(Err(e)) => match e.blame() {
+            Blame::Peer => Err(Fault::ProtocolViolation),
+            // The session ended for another reason: `watch` removes the peer.
+            _ => return,
+        },
+        Ok(Ok(headers)) => check_head(&headers, hash),
+    };
+    match outcome {
+        Ok(n) if inner.config.head_bound.plausible(n) => {
+            debug!(peer = %short(&id), head = n, "eth/68 head learned");
+            inner.set_probed(id, n);
+        }
+        Ok(n) => {
+            debug!(peer = %short(&id), head = n, "implausible eth/68 head");
+            inner.fault(id, Fault::ImplausibleHead);
+        }
+        Err(fault) => {
+            debug!(peer = %short(&id), ?fault, "eth/68 peer cannot produce its head");
+            inner.fault(id, fault);
+        }
     }
 }
 
@@ -797,6 +960,11 @@ async fn watch(inner: Arc<Inner>, id: NodeId, mut session: Session) {
     while let Some(ev) = session.next_event().await {
         match ev {
             SessionEvent::BlockRangeUpdate(r) => {
+                if !inner.config.head_bound.plausible(r.latest) {
+                    debug!(peer = %short(&id), latest = r.latest, "implausible range update");
+                    inner.fault(id, Fault::ImplausibleHead);
+                    continue;
+                }
                 if let Ok(mut st) = inner.state.lock()
                     && let Some(p) = st.peers.get_mut(&id)
                 {
@@ -807,7 +975,16 @@ async fn watch(inner: Arc<Inner>, id: NodeId, mut session: Session) {
                 }
             }
             SessionEvent::NewBlockHashes(list) => {
-                let Some(top) = list.iter().max_by_key(|e| e.number) else {
+                let bound = inner.config.head_bound.limit();
+                if list.iter().any(|e| e.number > bound) {
+                    debug!(peer = %short(&id), "implausible block announcement");
+                    inner.fault(id, Fault::ImplausibleHead);
+                }
+                let Some(top) = list
+                    .iter()
+                    .filter(|e| e.number <= bound)
+                    .max_by_key(|e| e.number)
+                else {
                     continue;
                 };
                 if let Ok(mut st) = inner.state.lock()
@@ -957,3 +1134,6 @@ impl Requester for Pool {
         true
     }
 }
+
+#[cfg(test)]
+mod tests;
