@@ -34,6 +34,7 @@ pub mod handshake;
 pub mod identity;
 pub mod p2p;
 pub mod pool;
+pub mod receipts;
 mod rlp_util;
 pub mod server;
 pub mod session;
@@ -42,7 +43,7 @@ pub mod testchain;
 pub mod verify;
 
 pub use enode::{Enode, EnodeError};
-pub use eth::{EthMessage, EthVersion, ForkId, GetBlockHeaders, Status};
+pub use eth::{Dialect, EthMessage, EthVersion, ForkId, GetBlockHeaders, Status, Wire};
 pub use identity::{NodeId, SecretKey};
 pub use session::{
     Blame, LocalStatus, Session, SessionConfig, SessionError, SessionEvent, SessionHandle, accept,
