@@ -115,7 +115,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
 
 fn eth_seeds() -> Vec<(u64, Vec<u8>)> {
     let blocks = testchain::generate(3, 3, Some(1));
-    let msgs = vec![
+    let msgs = [
         EthMessage::GetBlockHeaders {
             request_id: 7,
             request: GetBlockHeaders {
