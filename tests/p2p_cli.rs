@@ -1,5 +1,6 @@
-//! `hypasis p2p serve` / `fetch` / `ping` against each other over loopback (eth/68 and
-//! eth/69), the bandwidth cap, and typed errors with non-zero exits.
+//! `hypasis p2p serve` / `fetch` / `ping` against each other over loopback (eth/68, eth/69
+//! and eth/70; the devnet is a Bor chain, so in Bor's dialect), the bandwidth cap, and typed
+//! errors with non-zero exits.
 
 use std::{process::Command, time::Duration, time::Instant};
 
@@ -35,7 +36,31 @@ fn serve_fetch_ping_roundtrip() {
         spawn_first_line(cmd, &tmp.path().join("serve.log"), Duration::from_secs(30));
     assert!(enode.starts_with("enode://"), "{enode}");
 
-    for eth in ["68", "69"] {
+    // A second server offering only eth/70 (`--eth` accepts 70).
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args([
+        "p2p",
+        "serve",
+        "--chain",
+        "devnet",
+        "--eth",
+        "70",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .arg("--blocks")
+    .arg(tmp.path().join("chain.rlp"))
+    .arg("--receipts")
+    .arg(tmp.path().join("receipts.rlp"));
+    let (server70, enode70) = spawn_first_line(
+        cmd,
+        &tmp.path().join("serve70.log"),
+        Duration::from_secs(30),
+    );
+
+    for (eth, enode) in [("68", &enode), ("69", &enode), ("70", &enode70)] {
+        let server = if eth == "70" { &server70 } else { &server };
+        let enode = enode.as_str();
         let out_dir = tmp.path().join(format!("eth{eth}"));
         let out = Command::new(bin("hypasis"))
             .args(["p2p", "fetch", "--quiet", "--chain", "devnet", "--eth", eth])
@@ -62,6 +87,7 @@ fn serve_fetch_ping_roundtrip() {
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains(&format!("eth version:   {eth}")), "{text}");
+        assert!(text.contains("dialect:       bor"), "{text}");
         assert!(text.contains("hypasis/"), "{text}");
     }
 

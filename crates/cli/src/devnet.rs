@@ -20,7 +20,7 @@ use anyhow::Context;
 use clap::Args;
 use hypasis_devnet::{CheckpointFeed, DevBlock, Devnet, DevnetParams, serve_heimdall};
 use hypasis_devp2p::{
-    BlockSource, EthVersion, MemoryBlockSource,
+    BlockSource, MemoryBlockSource,
     chain::{Head, local_status, session_config},
     identity::generate_secret_key,
     server::Server,
@@ -174,7 +174,8 @@ async fn serve(args: DevnetArgs) -> anyhow::Result<()> {
     };
     let (head_tx, head_rx) = tokio::sync::watch::channel(local_status(&spec, &head));
     let mut config = session_config(&spec, &head).with_live_status(head_rx);
-    config.eth_versions = vec![EthVersion::Eth68, EthVersion::Eth69];
+    // Versions and dialect come from the chain (the devnet is a Bor chain: Bor's eth/69
+    // and eth/68, see `SessionConfig::for_chain`).
     // Bor peers announce new blocks on eth/68 too.
     config.announce_block_hashes = true;
     config.head_update_interval = Duration::from_millis(args.head_update_ms.max(1));

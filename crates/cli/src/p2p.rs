@@ -74,7 +74,8 @@ struct DialOpts {
     /// Node key file (created if missing); a fresh key is used when absent.
     #[arg(long, value_name = "FILE")]
     key_file: Option<PathBuf>,
-    /// Offer only this eth version (68 or 69); default offers both.
+    /// Offer only this eth version (68, 69 or 70); default offers the chain's versions
+    /// (Ethereum: 70, 69, 68; Bor chains: 69, 68).
     #[arg(long, value_name = "VERSION")]
     eth: Option<u32>,
     /// Handshake timeout in seconds.
@@ -139,7 +140,8 @@ struct ServeArgs {
     /// Maximum concurrent peers.
     #[arg(long, default_value_t = 50)]
     max_peers: usize,
-    /// Offer only this eth version (68 or 69); default offers both.
+    /// Offer only this eth version (68, 69 or 70); default offers the chain's versions
+    /// (Ethereum: 70, 69, 68; Bor chains: 69, 68).
     #[arg(long, value_name = "VERSION")]
     eth: Option<u32>,
 }
@@ -180,7 +182,7 @@ enum P2pError {
     },
     #[error("--from {from} is above --to {to}")]
     EmptyRange { from: u64, to: u64 },
-    #[error("unsupported eth version {0} (use 68 or 69)")]
+    #[error("unsupported eth version {0} (use 68, 69 or 70)")]
     EthVersion(u32),
     #[error("connecting to {peer}: {source}")]
     Connect { peer: String, source: SessionError },
@@ -228,13 +230,13 @@ fn parse_enode(url: &str) -> Result<Enode, P2pError> {
     })
 }
 
-fn eth_versions(v: Option<u32>) -> Result<Vec<EthVersion>, P2pError> {
-    match v {
-        None => Ok(vec![EthVersion::Eth68, EthVersion::Eth69]),
-        Some(n) => EthVersion::from_number(n)
-            .map(|v| vec![v])
-            .ok_or(P2pError::EthVersion(n)),
+/// `--eth N` restricts the offer to eth/N; without it the chain's versions (already in
+/// `config`, see `SessionConfig::for_chain`) stay.
+fn restrict_eth_version(config: &mut SessionConfig, v: Option<u32>) -> Result<(), P2pError> {
+    if let Some(n) = v {
+        config.eth_versions = vec![EthVersion::from_number(n).ok_or(P2pError::EthVersion(n))?];
     }
+    Ok(())
 }
 
 fn secret(key_file: Option<&Path>) -> anyhow::Result<SecretKey> {
@@ -253,7 +255,7 @@ async fn dial(
     let enode = parse_enode(url)?;
     let key = secret(opts.key_file.as_deref())?;
     let mut config: SessionConfig = session_config(spec, &Head::genesis(spec));
-    config.eth_versions = eth_versions(opts.eth)?;
+    restrict_eth_version(&mut config, opts.eth)?;
     config.handshake_timeout = Duration::from_secs(opts.timeout.max(1));
     let session = connect(&key, &enode, config)
         .await
@@ -320,6 +322,7 @@ async fn ping(args: PingArgs) -> anyhow::Result<()> {
     println!("capabilities:  {}", caps.join(", "));
     println!("listen port:   {}", hello.listen_port);
     println!("eth version:   {}", info.eth_version.number());
+    println!("dialect:       {}", info.dialect);
     println!("snappy:        {}", info.snappy);
     let st = &info.remote_status;
     println!("network id:    {}", st.network_id());
@@ -338,6 +341,9 @@ async fn ping(args: PingArgs) -> anyhow::Result<()> {
         hypasis_devp2p::Status::Eth69(s) => {
             println!("block range:   {}..={}", s.earliest_block, s.latest_block);
             println!("latest hash:   {}", s.latest_hash);
+            if let Some(td) = s.total_difficulty {
+                println!("total diff.:   {td}");
+            }
         }
     }
     session
@@ -527,7 +533,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let key = secret(args.key_file.as_deref())?;
     let mut config = session_config(&spec, &head);
-    config.eth_versions = eth_versions(args.eth)?;
+    restrict_eth_version(&mut config, args.eth)?;
     let source: Arc<dyn BlockSource> = Arc::new(source);
     config.block_source = Some(source);
     config.outbound_rate = args

@@ -1,4 +1,5 @@
-//! `eth` wire protocol messages for eth/68 and eth/69 (`caps/eth.md`, EIP-2481, EIP-7642).
+//! `eth` wire protocol messages for eth/68, eth/69 and eth/70 (`caps/eth.md`, EIP-2481,
+//! EIP-7642, EIP-7975), in the standard dialect and in Bor's (see [`Dialect`]).
 //!
 //! Headers, bodies and blocks are kept as raw RLP slices of the received message
 //! ([`alloy_primitives::Bytes`] sharing the message buffer): the store keeps canonical RLP and
@@ -57,6 +58,8 @@ pub enum EthVersion {
     Eth68,
     /// eth/69 (EIP-7642).
     Eth69,
+    /// eth/70 (EIP-7975: partial receipts; otherwise eth/69).
+    Eth70,
 }
 
 impl EthVersion {
@@ -65,6 +68,7 @@ impl EthVersion {
         match self {
             Self::Eth68 => 68,
             Self::Eth69 => 69,
+            Self::Eth70 => 70,
         }
     }
 
@@ -73,6 +77,7 @@ impl EthVersion {
         match v {
             68 => Some(Self::Eth68),
             69 => Some(Self::Eth69),
+            70 => Some(Self::Eth70),
             _ => None,
         }
     }
@@ -81,8 +86,19 @@ impl EthVersion {
     pub fn message_count(self) -> u64 {
         match self {
             Self::Eth68 => 17,
-            Self::Eth69 => 18,
+            // eth/70 adds no message id (EIP-7975; geth's protocolLengths: 70 -> 18).
+            Self::Eth69 | Self::Eth70 => 18,
         }
+    }
+
+    /// Whether this version has eth/69's `Status` / `BlockRangeUpdate` / bloomless receipts.
+    pub fn has_block_range(self) -> bool {
+        self >= Self::Eth69
+    }
+
+    /// Whether `GetReceipts` / `Receipts` carry EIP-7975's partial-receipt fields.
+    pub fn has_partial_receipts(self) -> bool {
+        self >= Self::Eth70
     }
 
     /// The `eth/N` capability.
@@ -96,6 +112,74 @@ impl EthVersion {
             capability: self.capability(),
             message_count: self.message_count(),
         }
+    }
+}
+
+/// The flavour of the eth protocol spoken on a chain.
+///
+/// Bor (`0xPolygon/bor`, `eth/protocols/eth/protocol.go`, `StatusPacket69`) kept the total
+/// difficulty in its eth/69 `Status`: `[version, networkId, TD, genesis, forkId,
+/// earliestBlock, latestBlock, latestBlockHash]`, one field more than EIP-7642. Every other
+/// message is the same in both dialects. Which dialect a chain uses is decided by
+/// [`crate::chain::dialect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Dialect {
+    /// The devp2p specification (EIP-7642 `Status` on eth/69 and later).
+    #[default]
+    Standard,
+    /// Bor's eth/69: `Status` keeps the total difficulty.
+    Bor,
+}
+
+impl Dialect {
+    /// Both dialects.
+    pub const ALL: [Dialect; 2] = [Dialect::Standard, Dialect::Bor];
+
+    /// A short name (`standard`, `bor`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Bor => "bor",
+        }
+    }
+}
+
+impl std::fmt::Display for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What decides a message's byte layout on a session: the negotiated version and the chain's
+/// dialect. `From<EthVersion>` gives the standard dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Wire {
+    /// Negotiated eth version.
+    pub version: EthVersion,
+    /// The chain's dialect.
+    pub dialect: Dialect,
+}
+
+impl Wire {
+    /// Every supported (version, dialect) pair (for fuzzing and tests).
+    pub const ALL: [Wire; 6] = [
+        Wire::new(EthVersion::Eth68, Dialect::Standard),
+        Wire::new(EthVersion::Eth69, Dialect::Standard),
+        Wire::new(EthVersion::Eth70, Dialect::Standard),
+        Wire::new(EthVersion::Eth68, Dialect::Bor),
+        Wire::new(EthVersion::Eth69, Dialect::Bor),
+        Wire::new(EthVersion::Eth70, Dialect::Bor),
+    ];
+
+    /// `version` in `dialect`.
+    pub const fn new(version: EthVersion, dialect: Dialect) -> Self {
+        Self { version, dialect }
+    }
+}
+
+impl From<EthVersion> for Wire {
+    fn from(version: EthVersion) -> Self {
+        Self::new(version, Dialect::Standard)
     }
 }
 
@@ -116,14 +200,18 @@ pub struct Status68 {
     pub fork_id: ForkId,
 }
 
-/// eth/69 `Status`:
-/// `[version, networkid, genesis, forkid, earliestBlock, latestBlock, latestBlockHash]`.
+/// eth/69 and eth/70 `Status`: EIP-7642's
+/// `[version, networkid, genesis, forkid, earliestBlock, latestBlock, latestBlockHash]`, or
+/// Bor's `[version, networkid, td, genesis, forkid, earliestBlock, latestBlock,
+/// latestBlockHash]` (see [`Dialect::Bor`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status69 {
-    /// Protocol version (69).
+    /// Protocol version (69 or 70).
     pub version: u32,
     /// Network id.
     pub network_id: u64,
+    /// Total difficulty of the head: `Some` exactly in Bor's dialect.
+    pub total_difficulty: Option<U256>,
     /// Genesis hash.
     pub genesis: B256,
     /// EIP-2124 fork id.
@@ -190,8 +278,17 @@ impl Status {
         }
     }
 
-    fn encode(&self) -> Vec<u8> {
-        let mut p = Vec::with_capacity(128);
+    /// The dialect this status is laid out in (eth/68's is the same in both; reported as
+    /// standard).
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Self::Eth69(s) if s.total_difficulty.is_some() => Dialect::Bor,
+            _ => Dialect::Standard,
+        }
+    }
+
+    fn encode(&self, dialect: Dialect) -> Result<Vec<u8>, EncodeError> {
+        let mut p = Vec::with_capacity(160);
         match self {
             Self::Eth68(s) => {
                 s.version.encode(&mut p);
@@ -204,6 +301,19 @@ impl Status {
             Self::Eth69(s) => {
                 s.version.encode(&mut p);
                 s.network_id.encode(&mut p);
+                match (dialect, s.total_difficulty) {
+                    (Dialect::Bor, Some(td)) => td.encode(&mut p),
+                    (Dialect::Standard, None) => {}
+                    (d, _) => {
+                        return Err(EncodeError {
+                            message: "Status",
+                            reason: format!(
+                                "a {} Status cannot be sent on a {d} session",
+                                self.dialect()
+                            ),
+                        });
+                    }
+                }
                 s.genesis.encode(&mut p);
                 s.fork_id.encode(&mut p);
                 s.earliest_block.encode(&mut p);
@@ -211,32 +321,67 @@ impl Status {
                 s.latest_hash.encode(&mut p);
             }
         }
-        wrap_list(&p)
+        Ok(wrap_list(&p))
     }
 
-    fn decode(payload: &[u8], version: EthVersion) -> alloy_rlp::Result<Self> {
+    /// Decodes the eth/69+ layout of `dialect` (no fallback).
+    fn decode69(payload: &[u8], dialect: Dialect) -> alloy_rlp::Result<Status69> {
         let mut buf = payload;
         // Extra trailing list elements are ignored for forward compatibility.
         let mut it = Items::new(list_payload(&mut buf)?);
-        Ok(match version {
-            EthVersion::Eth68 => Self::Eth68(Status68 {
-                version: it.require()?,
-                network_id: it.require()?,
-                total_difficulty: it.require()?,
-                head_hash: it.require()?,
-                genesis: it.require()?,
-                fork_id: it.require()?,
-            }),
-            EthVersion::Eth69 => Self::Eth69(Status69 {
-                version: it.require()?,
-                network_id: it.require()?,
-                genesis: it.require()?,
-                fork_id: it.require()?,
-                earliest_block: it.require()?,
-                latest_block: it.require()?,
-                latest_hash: it.require()?,
-            }),
+        Ok(Status69 {
+            version: it.require()?,
+            network_id: it.require()?,
+            total_difficulty: match dialect {
+                Dialect::Bor => Some(it.require()?),
+                Dialect::Standard => None,
+            },
+            genesis: it.require()?,
+            fork_id: it.require()?,
+            earliest_block: it.require()?,
+            latest_block: it.require()?,
+            latest_hash: it.require()?,
         })
+    }
+
+    fn decode(payload: &[u8], wire: Wire) -> Result<Self, MessageError> {
+        if !wire.version.has_block_range() {
+            let mut buf = payload;
+            let mut it = Items::new(list_payload(&mut buf).map_err(MessageError::rlp("Status"))?);
+            let s = (|| {
+                Ok::<_, alloy_rlp::Error>(Status68 {
+                    version: it.require()?,
+                    network_id: it.require()?,
+                    total_difficulty: it.require()?,
+                    head_hash: it.require()?,
+                    genesis: it.require()?,
+                    fork_id: it.require()?,
+                })
+            })()
+            .map_err(MessageError::rlp("Status"))?;
+            return Ok(Self::Eth68(s));
+        }
+        match Self::decode69(payload, wire.dialect) {
+            Ok(s) => Ok(Self::Eth69(s)),
+            Err(error) => {
+                // Strict per dialect; but name the mismatch when the other layout fits.
+                let other = match wire.dialect {
+                    Dialect::Standard => Dialect::Bor,
+                    Dialect::Bor => Dialect::Standard,
+                };
+                if Self::decode69(payload, other).is_ok() {
+                    Err(MessageError::StatusDialect {
+                        expected: wire.dialect,
+                        found: other,
+                    })
+                } else {
+                    Err(MessageError::Rlp {
+                        message: "Status",
+                        error,
+                    })
+                }
+            }
+        }
     }
 }
 
@@ -346,6 +491,9 @@ pub enum EthMessage {
     GetReceipts {
         /// Request id.
         request_id: u64,
+        /// eth/70 (EIP-7975) `firstBlockReceiptIndex`: receipts of the first block before this
+        /// index are omitted from the answer. Always 0 before eth/70.
+        first_block_receipt_index: u64,
         /// Block hashes.
         hashes: Vec<B256>,
     },
@@ -353,6 +501,9 @@ pub enum EthMessage {
     Receipts {
         /// Request id.
         request_id: u64,
+        /// eth/70 (EIP-7975) `lastBlockIncomplete`: the last list misses its tail. Always
+        /// false before eth/70.
+        last_block_incomplete: bool,
         /// Receipts per block.
         receipts: Vec<Vec<Bytes>>,
     },
@@ -416,6 +567,33 @@ fn encode_raw_list(request_id: u64, items: &[Bytes]) -> Vec<u8> {
     wrap_list(&p)
 }
 
+/// Splits eth/70's `[request-id, n, [items...]]` into the id, `n` and the list payload.
+fn request_triple(payload: &[u8]) -> alloy_rlp::Result<(u64, u64, &[u8])> {
+    let mut buf = payload;
+    let mut it = Items::new(list_payload(&mut buf)?);
+    if !buf.is_empty() {
+        return Err(alloy_rlp::Error::UnexpectedLength);
+    }
+    let request_id: u64 = it.require()?;
+    let n: u64 = it.require()?;
+    let mut inner = it.require_raw()?;
+    let list = list_payload(&mut inner)?;
+    if !it.is_empty() {
+        return Err(alloy_rlp::Error::Custom("unexpected extra list elements"));
+    }
+    Ok((request_id, n, list))
+}
+
+/// Wraps `[request-id, n, list]` (eth/70 `GetReceipts` / `Receipts`) with an already wrapped
+/// `list`.
+fn encode_triple(request_id: u64, n: u64, wrapped_list: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(wrapped_list.len() + 20);
+    request_id.encode(&mut p);
+    n.encode(&mut p);
+    p.extend_from_slice(wrapped_list);
+    wrap_list(&p)
+}
+
 /// Splits `[request-id, payload-item]` into the id and the raw list payload of the second item.
 fn request_pair(payload: &[u8]) -> alloy_rlp::Result<(u64, &[u8])> {
     let mut buf = payload;
@@ -460,13 +638,16 @@ impl EthMessage {
         }
     }
 
-    /// Decodes a message with capability-relative id `id` for the negotiated `version`.
-    /// `payload` is the decompressed message data; returned raw items share its buffer.
+    /// Decodes a message with capability-relative id `id` for the negotiated version and
+    /// dialect (an [`EthVersion`] alone means the standard dialect). `payload` is the
+    /// decompressed message data; returned raw items share its buffer.
     pub fn decode(
-        version: EthVersion,
+        wire: impl Into<Wire>,
         id: u64,
         payload: &bytes::Bytes,
     ) -> Result<Self, MessageError> {
+        let wire = wire.into();
+        let version = wire.version;
         let p = &payload[..];
         macro_rules! rlp {
             ($e:expr, $name:literal) => {
@@ -474,7 +655,7 @@ impl EthMessage {
             };
         }
         Ok(match id {
-            ids::STATUS => Self::Status(rlp!(Status::decode(p, version), "Status")),
+            ids::STATUS => Self::Status(Status::decode(p, wire)?),
             ids::NEW_BLOCK_HASHES => {
                 let mut buf = p;
                 let mut it = Items::new(rlp!(list_payload(&mut buf), "NewBlockHashes"));
@@ -574,14 +755,33 @@ impl EthMessage {
                 request_id: rlp!(request_id_only(p), "PooledTransactions"),
             },
             ids::GET_RECEIPTS => {
-                let (request_id, list) = rlp!(request_pair(p), "GetReceipts");
+                let (request_id, first_block_receipt_index, list) =
+                    if version.has_partial_receipts() {
+                        rlp!(request_triple(p), "GetReceipts")
+                    } else {
+                        let (id, list) = rlp!(request_pair(p), "GetReceipts");
+                        (id, 0, list)
+                    };
                 Self::GetReceipts {
                     request_id,
+                    first_block_receipt_index,
                     hashes: rlp!(hashes(list), "GetReceipts"),
                 }
             }
             ids::RECEIPTS => {
-                let (request_id, list) = rlp!(request_pair(p), "Receipts");
+                let (request_id, flag, list) = if version.has_partial_receipts() {
+                    rlp!(request_triple(p), "Receipts")
+                } else {
+                    let (id, list) = rlp!(request_pair(p), "Receipts");
+                    (id, 0, list)
+                };
+                // EIP-7975 `{0,1}`: a canonical RLP integer that is 0 or 1.
+                if flag > 1 {
+                    return Err(MessageError::Invalid {
+                        message: "Receipts",
+                        reason: "lastBlockIncomplete is neither 0 nor 1",
+                    });
+                }
                 let mut blocks = Items::new(list);
                 let mut receipts = Vec::new();
                 while let Some(block_raw) = rlp!(blocks.next_raw(), "Receipts") {
@@ -589,23 +789,27 @@ impl EthMessage {
                     let mut items = Items::new(rlp!(list_payload(&mut b), "Receipts"));
                     let mut block = Vec::new();
                     while let Some(r) = rlp!(items.next_raw(), "Receipts") {
-                        block.push(match version {
-                            EthVersion::Eth68 => {
-                                rlp!(receipt68_to_consensus(payload, r), "Receipts")
-                            }
-                            EthVersion::Eth69 => {
-                                Bytes::from(rlp!(eth69_receipt_to_consensus(r), "Receipts"))
-                            }
+                        block.push(if version.has_block_range() {
+                            Bytes::from(rlp!(eth69_receipt_to_consensus(r), "Receipts"))
+                        } else {
+                            rlp!(receipt68_to_consensus(payload, r), "Receipts")
                         });
                     }
                     receipts.push(block);
                 }
+                if flag == 1 && receipts.is_empty() {
+                    return Err(MessageError::Invalid {
+                        message: "Receipts",
+                        reason: "lastBlockIncomplete set on an empty response",
+                    });
+                }
                 Self::Receipts {
                     request_id,
+                    last_block_incomplete: flag == 1,
                     receipts,
                 }
             }
-            ids::BLOCK_RANGE_UPDATE if version == EthVersion::Eth69 => {
+            ids::BLOCK_RANGE_UPDATE if version.has_block_range() => {
                 let mut buf = p;
                 let mut it = Items::new(rlp!(list_payload(&mut buf), "BlockRangeUpdate"));
                 let update = BlockRangeUpdate {
@@ -625,10 +829,13 @@ impl EthMessage {
         })
     }
 
-    /// Encodes the message for `version`, returning the capability-relative id and payload.
-    pub fn encode(&self, version: EthVersion) -> Result<(u64, Vec<u8>), EncodeError> {
+    /// Encodes the message for the negotiated version and dialect (an [`EthVersion`] alone
+    /// means the standard dialect), returning the capability-relative id and payload.
+    pub fn encode(&self, wire: impl Into<Wire>) -> Result<(u64, Vec<u8>), EncodeError> {
+        let wire = wire.into();
+        let version = wire.version;
         let payload = match self {
-            Self::Status(s) => s.encode(),
+            Self::Status(s) => s.encode(wire.dialect)?,
             Self::NewBlockHashes(list) => {
                 let mut inner = Vec::new();
                 for e in list {
@@ -675,16 +882,48 @@ impl EthMessage {
                 p.extend_from_slice(&wrap_list(&[]));
                 wrap_list(&p)
             }
-            Self::GetReceipts { request_id, hashes } => encode_hashes(*request_id, hashes),
+            Self::GetReceipts {
+                request_id,
+                first_block_receipt_index,
+                hashes,
+            } => {
+                if version.has_partial_receipts() {
+                    let mut inner = Vec::with_capacity(hashes.len() * 33);
+                    for h in hashes {
+                        h.encode(&mut inner);
+                    }
+                    encode_triple(*request_id, *first_block_receipt_index, &wrap_list(&inner))
+                } else if *first_block_receipt_index != 0 {
+                    return Err(EncodeError {
+                        message: "GetReceipts",
+                        reason: "firstBlockReceiptIndex requires eth/70".into(),
+                    });
+                } else {
+                    encode_hashes(*request_id, hashes)
+                }
+            }
             Self::Receipts {
                 request_id,
+                last_block_incomplete,
                 receipts,
             } => {
+                if *last_block_incomplete && !version.has_partial_receipts() {
+                    return Err(EncodeError {
+                        message: "Receipts",
+                        reason: "lastBlockIncomplete requires eth/70".into(),
+                    });
+                }
+                if *last_block_incomplete && receipts.is_empty() {
+                    return Err(EncodeError {
+                        message: "Receipts",
+                        reason: "lastBlockIncomplete on an empty response".into(),
+                    });
+                }
                 let mut blocks = Vec::new();
                 for block in receipts {
                     let inner = match version {
                         EthVersion::Eth68 => consensus_receipts_to_eth68(block),
-                        EthVersion::Eth69 => {
+                        EthVersion::Eth69 | EthVersion::Eth70 => {
                             let mut inner = Vec::new();
                             for r in block {
                                 let converted =
@@ -699,13 +938,21 @@ impl EthMessage {
                     };
                     blocks.extend_from_slice(&inner);
                 }
-                let mut p = Vec::with_capacity(blocks.len() + 12);
-                request_id.encode(&mut p);
-                p.extend_from_slice(&wrap_list(&blocks));
-                wrap_list(&p)
+                if version.has_partial_receipts() {
+                    encode_triple(
+                        *request_id,
+                        u64::from(*last_block_incomplete),
+                        &wrap_list(&blocks),
+                    )
+                } else {
+                    let mut p = Vec::with_capacity(blocks.len() + 12);
+                    request_id.encode(&mut p);
+                    p.extend_from_slice(&wrap_list(&blocks));
+                    wrap_list(&p)
+                }
             }
             Self::BlockRangeUpdate(u) => {
-                if version != EthVersion::Eth69 {
+                if !version.has_block_range() {
                     return Err(EncodeError {
                         message: "BlockRangeUpdate",
                         reason: "requires eth/69".into(),
@@ -938,6 +1185,7 @@ mod tests {
             EthMessage::Status(Status::Eth69(Status69 {
                 version: 69,
                 network_id: 137,
+                total_difficulty: None,
                 genesis: B256::repeat_byte(2),
                 fork_id: fork(),
                 earliest_block: 0,
@@ -998,7 +1246,7 @@ mod tests {
     #[test]
     fn other_roundtrips() {
         let header = Bytes::from(vec![0xc3, 0x01, 0x02, 0x03]);
-        for v in [EthVersion::Eth68, EthVersion::Eth69] {
+        for v in [EthVersion::Eth68, EthVersion::Eth69, EthVersion::Eth70] {
             roundtrip(
                 v,
                 EthMessage::BlockHeaders {
@@ -1024,6 +1272,7 @@ mod tests {
                 v,
                 EthMessage::GetReceipts {
                     request_id: 10,
+                    first_block_receipt_index: 0,
                     hashes: vec![B256::ZERO],
                 },
             );
@@ -1101,15 +1350,24 @@ mod tests {
 
             // Receipts message roundtrip through both versions.
             let block = vec![Bytes::from(consensus.clone())];
-            for v in [EthVersion::Eth68, EthVersion::Eth69] {
+            for v in [EthVersion::Eth68, EthVersion::Eth69, EthVersion::Eth70] {
                 roundtrip(
                     v,
                     EthMessage::Receipts {
                         request_id: 4,
+                        last_block_incomplete: false,
                         receipts: vec![block.clone()],
                     },
                 );
             }
+            roundtrip(
+                EthVersion::Eth70,
+                EthMessage::Receipts {
+                    request_id: 4,
+                    last_block_incomplete: true,
+                    receipts: vec![block.clone(), block.clone()],
+                },
+            );
         }
         // Malformed: bad address length, list status, extra fields.
         assert!(logs_bloom(&wrap_list(&wrap_list(&[0x81, 0x80, 0xc0, 0x80]))).is_err());
@@ -1148,5 +1406,200 @@ mod tests {
                 .unwrap(),
             EthMessage::Unknown { id: 0x0d }
         );
+    }
+
+    /// Polygon mainnet's genesis hash.
+    const POLYGON_GENESIS: B256 =
+        b256!("a9c28ce2141b56c474f1dc504bee9b01eb1bd7d1a507580d5519d4437a97de1b");
+
+    /// Bor's `StatusPacket69` (0xPolygon/bor `eth/protocols/eth/protocol.go`), field by field.
+    const BOR_STATUS69: &str = concat!(
+        "f854",                                                               // list, 84 bytes
+        "45",                                                                 // ProtocolVersion 69
+        "8189",                                                               // NetworkID 137
+        "832a3b4c",                                                           // TD 0x2a3b4c
+        "a0a9c28ce2141b56c474f1dc504bee9b01eb1bd7d1a507580d5519d4437a97de1b", // Genesis
+        "c684f097bc1380", // ForkID [f097bc13, 0]
+        "80",             // EarliestBlock 0
+        "8203e8",         // LatestBlock 1000
+        "a01111111111111111111111111111111111111111111111111111111111111111", // LatestBlockHash
+    );
+
+    /// The same status in EIP-7642's layout (no TD).
+    const STANDARD_STATUS69: &str = concat!(
+        "f850",
+        "45",
+        "8189",
+        "a0a9c28ce2141b56c474f1dc504bee9b01eb1bd7d1a507580d5519d4437a97de1b",
+        "c684f097bc1380",
+        "80",
+        "8203e8",
+        "a01111111111111111111111111111111111111111111111111111111111111111",
+    );
+
+    fn expected_status69(td: Option<U256>) -> Status {
+        Status::Eth69(Status69 {
+            version: 69,
+            network_id: 137,
+            total_difficulty: td,
+            genesis: POLYGON_GENESIS,
+            fork_id: ForkId {
+                hash: ForkHash([0xf0, 0x97, 0xbc, 0x13]),
+                next: 0,
+            },
+            earliest_block: 0,
+            latest_block: 1000,
+            latest_hash: B256::repeat_byte(0x11),
+        })
+    }
+
+    #[test]
+    fn bor_status69_byte_layout() {
+        let bor = Wire::new(EthVersion::Eth69, Dialect::Bor);
+        let raw = hex::decode(BOR_STATUS69).unwrap();
+        let msg = EthMessage::decode(bor, ids::STATUS, &bytes::Bytes::from(raw.clone())).unwrap();
+        let expected = EthMessage::Status(expected_status69(Some(U256::from(0x2a3b4c))));
+        assert_eq!(msg, expected);
+        assert_eq!(msg.encode(bor).unwrap(), (ids::STATUS, raw));
+        if let EthMessage::Status(s) = &msg {
+            assert_eq!(s.dialect(), Dialect::Bor);
+        }
+
+        let raw = hex::decode(STANDARD_STATUS69).unwrap();
+        let msg = EthMessage::decode(
+            EthVersion::Eth69,
+            ids::STATUS,
+            &bytes::Bytes::from(raw.clone()),
+        )
+        .unwrap();
+        assert_eq!(msg, EthMessage::Status(expected_status69(None)));
+        assert_eq!(msg.encode(EthVersion::Eth69).unwrap().1, raw);
+    }
+
+    #[test]
+    fn status_dialect_mismatch_is_a_typed_error() {
+        let bor = Wire::new(EthVersion::Eth69, Dialect::Bor);
+        let bor_raw = bytes::Bytes::from(hex::decode(BOR_STATUS69).unwrap());
+        let std_raw = bytes::Bytes::from(hex::decode(STANDARD_STATUS69).unwrap());
+        // Bor's layout on a standard session, also on eth/70.
+        for v in [EthVersion::Eth69, EthVersion::Eth70] {
+            assert_eq!(
+                EthMessage::decode(v, ids::STATUS, &bor_raw),
+                Err(MessageError::StatusDialect {
+                    expected: Dialect::Standard,
+                    found: Dialect::Bor
+                })
+            );
+        }
+        // EIP-7642's layout on a Bor session.
+        let err = EthMessage::decode(bor, ids::STATUS, &std_raw).unwrap_err();
+        assert_eq!(
+            err,
+            MessageError::StatusDialect {
+                expected: Dialect::Bor,
+                found: Dialect::Standard
+            }
+        );
+        assert!(err.to_string().contains("dialect mismatch"), "{err}");
+        // Garbage stays an RLP error.
+        assert!(matches!(
+            EthMessage::decode(bor, ids::STATUS, &bytes::Bytes::from_static(&[0xc1, 0x45])),
+            Err(MessageError::Rlp { .. })
+        ));
+        // Our own status cannot go out in the wrong layout either.
+        let standard = EthMessage::Status(expected_status69(None));
+        assert!(standard.encode(bor).is_err());
+        let bor_status = EthMessage::Status(expected_status69(Some(U256::from(1))));
+        assert!(bor_status.encode(EthVersion::Eth69).is_err());
+        // eth/68's Status is the same in both dialects.
+        let s68 = EthMessage::Status(Status::Eth68(Status68 {
+            version: 68,
+            network_id: 137,
+            total_difficulty: U256::from(5),
+            head_hash: B256::repeat_byte(1),
+            genesis: POLYGON_GENESIS,
+            fork_id: fork(),
+        }));
+        let bor68 = Wire::new(EthVersion::Eth68, Dialect::Bor);
+        let (_, p) = s68.encode(bor68).unwrap();
+        assert_eq!(p, s68.encode(EthVersion::Eth68).unwrap().1);
+        assert_eq!(
+            EthMessage::decode(bor68, ids::STATUS, &bytes::Bytes::from(p)).unwrap(),
+            s68
+        );
+    }
+
+    #[test]
+    fn eth70_receipt_messages_wire_format() {
+        // EIP-7975 GetReceipts: [request-id, firstBlockReceiptIndex, [blockhash, ...]].
+        let hash = B256::repeat_byte(0xab);
+        let msg = EthMessage::GetReceipts {
+            request_id: 5,
+            first_block_receipt_index: 3,
+            hashes: vec![hash],
+        };
+        let mut expected = hex::decode("e40503e1a0").unwrap();
+        expected.extend_from_slice(hash.as_slice());
+        assert_eq!(
+            msg.encode(EthVersion::Eth70).unwrap(),
+            (ids::GET_RECEIPTS, expected)
+        );
+        roundtrip(EthVersion::Eth70, msg.clone());
+        // The index does not exist before eth/70.
+        assert!(msg.encode(EthVersion::Eth69).is_err());
+
+        // EIP-7975 Receipts: [request-id, lastBlockIncomplete, [[receipt, ...], ...]].
+        let msg = EthMessage::Receipts {
+            request_id: 5,
+            last_block_incomplete: true,
+            receipts: vec![vec![]],
+        };
+        assert_eq!(
+            msg.encode(EthVersion::Eth70).unwrap(),
+            (ids::RECEIPTS, vec![0xc4, 0x05, 0x01, 0xc1, 0xc0])
+        );
+        assert!(msg.encode(EthVersion::Eth69).is_err());
+        let complete = EthMessage::Receipts {
+            request_id: 5,
+            last_block_incomplete: false,
+            receipts: vec![vec![]],
+        };
+        assert_eq!(
+            complete.encode(EthVersion::Eth70).unwrap().1,
+            vec![0xc4, 0x05, 0x80, 0xc1, 0xc0]
+        );
+        let decode = |raw: &'static [u8]| {
+            EthMessage::decode(
+                EthVersion::Eth70,
+                ids::RECEIPTS,
+                &bytes::Bytes::from_static(raw),
+            )
+        };
+        assert_eq!(decode(&[0xc4, 0x05, 0x01, 0xc1, 0xc0]).unwrap(), msg);
+        // The flag is 0 or 1, canonical; never on an empty response.
+        assert!(decode(&[0xc4, 0x05, 0x02, 0xc1, 0xc0]).is_err());
+        assert!(decode(&[0xc4, 0x05, 0x00, 0xc1, 0xc0]).is_err());
+        assert!(decode(&[0xc3, 0x05, 0x01, 0xc0]).is_err());
+        // An eth/69 body is not an eth/70 one, and the reverse.
+        assert!(decode(&[0xc3, 0x05, 0xc1, 0xc0]).is_err());
+        assert!(
+            EthMessage::decode(
+                EthVersion::Eth69,
+                ids::RECEIPTS,
+                &bytes::Bytes::from_static(&[0xc4, 0x05, 0x01, 0xc1, 0xc0])
+            )
+            .is_err()
+        );
+        // BlockRangeUpdate exists on eth/70.
+        roundtrip(
+            EthVersion::Eth70,
+            EthMessage::BlockRangeUpdate(BlockRangeUpdate {
+                earliest: 0,
+                latest: 9,
+                latest_hash: B256::repeat_byte(1),
+            }),
+        );
+        assert_eq!(EthVersion::from_number(70), Some(EthVersion::Eth70));
+        assert_eq!(EthVersion::Eth70.message_count(), 18);
     }
 }

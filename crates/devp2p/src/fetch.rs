@@ -14,6 +14,7 @@ use futures::{StreamExt, stream};
 
 use crate::{
     eth::{BlockId, GetBlockHeaders},
+    receipts::ReceiptLimits,
     rlp_util::wrap_list,
     session::{SessionError, SessionHandle},
     verify::{CheckedHeader, VerifyError, check_body, check_header_chain, check_receipts},
@@ -60,10 +61,13 @@ pub trait Requester: Sync {
         hashes: Vec<B256>,
     ) -> impl Future<Output = Result<(Self::Tag, Vec<Bytes>), FetchError>> + Send;
 
-    /// Receipts (consensus encodings) for `hashes` (a prefix is a valid answer).
+    /// Receipts (consensus encodings) for `hashes` (a prefix is a valid answer). `limits[i]`
+    /// bounds block `i`'s list (from its header): an eth/70 peer's partial lists are checked
+    /// against them while they are reassembled in the session (see [`crate::receipts`]).
     fn receipts(
         &self,
         hashes: Vec<B256>,
+        limits: Vec<ReceiptLimits>,
     ) -> impl Future<Output = Result<(Self::Tag, Vec<Vec<Bytes>>), FetchError>> + Send;
 
     /// Data from `tag` failed a check. Return `true` to retry (with another peer), `false` to
@@ -434,7 +438,13 @@ async fn fetch_receipts<R: Requester, P: Fn(Progress) + Sync>(
             while got.len() < idx.len() {
                 let rest = &idx[got.len()..];
                 let hashes = rest.iter().map(|i| headers[*i].hash).collect();
-                let (tag, lists) = requester.receipts(hashes).await?;
+                // The transaction counts are not known here (bodies are fetched alongside),
+                // so partial lists are bounded by the header's gas used.
+                let limits = rest
+                    .iter()
+                    .map(|i| ReceiptLimits::from_header(&headers[*i].header))
+                    .collect();
+                let (tag, lists) = requester.receipts(hashes, limits).await?;
                 if lists.is_empty() {
                     empty += 1;
                     if !requester.empty(tag) || empty >= config.max_attempts {
@@ -504,8 +514,12 @@ impl Requester for SessionHandle {
         Ok(((), self.get_block_bodies(hashes).await?))
     }
 
-    async fn receipts(&self, hashes: Vec<B256>) -> Result<((), Vec<Vec<Bytes>>), FetchError> {
-        Ok(((), self.get_receipts(hashes).await?))
+    async fn receipts(
+        &self,
+        hashes: Vec<B256>,
+        limits: Vec<ReceiptLimits>,
+    ) -> Result<((), Vec<Vec<Bytes>>), FetchError> {
+        Ok(((), self.get_receipts_with(hashes, limits).await?))
     }
 
     fn invalid(&self, _tag: (), _error: &VerifyError) -> bool {

@@ -7,9 +7,7 @@ use bytes::{Bytes, BytesMut};
 use crate::{
     discv4::packet::{self as discv4, Enr, Message},
     ecies,
-    eth::{
-        EthMessage, EthVersion, consensus_receipt_to_eth69, eth69_receipt_to_consensus, logs_bloom,
-    },
+    eth::{EthMessage, Wire, consensus_receipt_to_eth69, eth69_receipt_to_consensus, logs_bloom},
     frame::frame_states,
     handshake::{Role, Secrets, decode_ack, decode_auth},
     identity::{SecretKey, parse_secret_key},
@@ -102,10 +100,11 @@ pub fn p2p(data: &[u8]) {
 }
 
 fn eth_message(id: u64, payload: &Bytes) {
-    for v in [EthVersion::Eth68, EthVersion::Eth69] {
-        if let Ok(msg) = EthMessage::decode(v, id, payload) {
+    // Every version (eth/68, 69, 70) in every dialect (standard, Bor).
+    for wire in Wire::ALL {
+        if let Ok(msg) = EthMessage::decode(wire, id, payload) {
             // Whatever decodes must re-encode without panicking.
-            let _ = msg.encode(v);
+            let _ = msg.encode(wire);
         }
     }
 }

@@ -6,11 +6,14 @@
 //! - [`frame`]: RLPx frame encryption (AES-256-CTR) and Keccak MACs, 16 MiB frame cap;
 //! - [`p2p`]: the base protocol (`Hello`, `Disconnect`, `Ping`/`Pong`), capability
 //!   negotiation and snappy compression;
-//! - [`eth`]: eth/68 and eth/69 wire messages, receipt encoding conversions;
+//! - [`eth`]: eth/68, eth/69 and eth/70 wire messages in the standard and Bor dialects
+//!   ([`eth::Wire`]), receipt encoding conversions; [`receipts`]: eth/70 partial-receipt
+//!   reassembly and checks;
 //! - [`source`]: the [`source::BlockSource`] trait and request serving with limits;
 //! - [`session`]: `connect`/`accept` over tokio with Status checks and request matching;
 //!   [`server`]: an accepting node serving a [`source::BlockSource`];
-//! - [`chain`]: our `Status` and the fork-id check from a chain spec;
+//! - [`chain`]: our `Status`, the fork-id check, and the dialect / offered versions /
+//!   message cap of a chain spec (`SessionConfig::for_chain`);
 //! - [`verify`], [`fetch`]: checking headers/bodies/receipts against headers and downloading a
 //!   block range from one session or the pool; [`blockfile`]: `chain.rlp`/`receipts.rlp`;
 //! - [`pool`]: the scored peer pool (dial/accept, adaptive request sizing, timeouts, bans);
@@ -34,6 +37,7 @@ pub mod handshake;
 pub mod identity;
 pub mod p2p;
 pub mod pool;
+pub mod receipts;
 mod rlp_util;
 pub mod server;
 pub mod session;
@@ -42,7 +46,7 @@ pub mod testchain;
 pub mod verify;
 
 pub use enode::{Enode, EnodeError};
-pub use eth::{EthMessage, EthVersion, ForkId, GetBlockHeaders, Status};
+pub use eth::{Dialect, EthMessage, EthVersion, ForkId, GetBlockHeaders, Status, Wire};
 pub use identity::{NodeId, SecretKey};
 pub use session::{
     Blame, LocalStatus, Session, SessionConfig, SessionError, SessionEvent, SessionHandle, accept,

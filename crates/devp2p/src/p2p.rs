@@ -58,6 +58,17 @@ pub enum MessageError {
     /// The frame does not start with a valid message id.
     #[error("frame has an invalid message id")]
     BadMessageId,
+    /// The peer's eth/69+ `Status` is laid out in the other dialect (e.g. Bor's, with total
+    /// difficulty, on a chain that speaks EIP-7642, or the reverse).
+    #[error(
+        "Status dialect mismatch: the peer sent a {found} eth/69 Status, this chain speaks the {expected} dialect"
+    )]
+    StatusDialect {
+        /// The dialect of our chain.
+        expected: crate::eth::Dialect,
+        /// The layout the peer's message fits.
+        found: crate::eth::Dialect,
+    },
 }
 
 impl MessageError {

@@ -25,8 +25,8 @@ use tracing::{debug, trace, warn};
 use crate::{
     enode::{Enode, EnodeError},
     eth::{
-        BlockHashNumber, BlockRangeUpdate, EncodeError, EthMessage, EthVersion, ForkFilter, ForkId,
-        GetBlockHeaders, NewBlock, Status, Status68, Status69,
+        BlockHashNumber, BlockRangeUpdate, Dialect, EncodeError, EthMessage, EthVersion,
+        ForkFilter, ForkId, GetBlockHeaders, NewBlock, Status, Status68, Status69, Wire,
     },
     frame::{FrameError, FrameReader, FrameWriter, MAX_FRAME_SIZE, frame_states},
     handshake::{HandshakeError, initiator_handshake, recipient_handshake},
@@ -36,7 +36,11 @@ use crate::{
         MAX_DECOMPRESSED_SIZE, MessageError, P2P_VERSION, PING_ID, PONG_ID, SharedCapabilities,
         decompress, encode_frame_data, split_frame_data,
     },
-    source::{BlockSource, ServeLimits, serve_bodies, serve_headers, serve_receipts},
+    receipts::{PartialReceiptsError, Reassembly, ReceiptLimits, Step},
+    source::{
+        BlockSource, ServeLimits, serve_bodies, serve_headers, serve_receipts,
+        serve_receipts_partial,
+    },
 };
 
 /// Who is to blame for a session error.
@@ -109,6 +113,10 @@ pub enum SessionError {
     /// The peer's response does not fit the request (wrong type, too many items).
     #[error("invalid response: {0}")]
     InvalidResponse(&'static str),
+    /// The peer's eth/70 partial receipts break EIP-7975's rules (a block kept incomplete,
+    /// more receipts than the block can have, ...).
+    #[error("partial receipts: {0}")]
+    PartialReceipts(#[from] PartialReceiptsError),
     /// A local message could not be encoded.
     #[error(transparent)]
     Encode(#[from] EncodeError),
@@ -133,7 +141,10 @@ impl SessionError {
             Self::Frame(e) if e.is_peer_fault() => Blame::Peer,
             Self::Frame(FrameError::OutgoingTooLarge { .. }) => Blame::Local,
             Self::Frame(_) => Blame::Network,
+            // The peer speaks the other dialect of the chain: not useful, not malicious.
+            Self::Message(MessageError::StatusDialect { .. }) => Blame::Incompatible,
             Self::Message(_)
+            | Self::PartialReceipts(_)
             | Self::HandshakeTimeout
             | Self::UnexpectedMessage { .. }
             | Self::UnexpectedIdentity { .. }
@@ -160,6 +171,7 @@ impl SessionError {
     pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
         Some(match self {
             Self::Frame(e) if e.is_peer_fault() => DisconnectReason::ProtocolBreach,
+            Self::Message(MessageError::StatusDialect { .. }) => DisconnectReason::UselessPeer,
             Self::Message(_) | Self::UnexpectedMessage { .. } | Self::InvalidResponse(_) => {
                 DisconnectReason::ProtocolBreach
             }
@@ -196,8 +208,10 @@ pub struct LocalStatus {
 }
 
 impl LocalStatus {
-    /// Builds the `Status` message for `version`.
-    pub fn to_status(&self, version: EthVersion) -> Status {
+    /// Builds the `Status` message for the negotiated version in the chain's dialect (an
+    /// [`EthVersion`] alone means the standard dialect).
+    pub fn to_status(&self, wire: impl Into<Wire>) -> Status {
+        let Wire { version, dialect } = wire.into();
         match version {
             EthVersion::Eth68 => Status::Eth68(Status68 {
                 version: 68,
@@ -207,9 +221,10 @@ impl LocalStatus {
                 genesis: self.genesis,
                 fork_id: self.fork_id,
             }),
-            EthVersion::Eth69 => Status::Eth69(Status69 {
-                version: 69,
+            EthVersion::Eth69 | EthVersion::Eth70 => Status::Eth69(Status69 {
+                version: version.number(),
                 network_id: self.network_id,
+                total_difficulty: (dialect == Dialect::Bor).then_some(self.total_difficulty),
                 genesis: self.genesis,
                 fork_id: self.fork_id,
                 earliest_block: self.earliest_block,
@@ -236,8 +251,12 @@ pub struct SessionConfig {
     pub client_id: String,
     /// Listening port advertised in `Hello` (0 if none).
     pub listen_port: u16,
-    /// eth versions offered; the highest shared one is used.
+    /// eth versions offered; the highest shared one is used. Per chain, set by
+    /// [`SessionConfig::for_chain`].
     pub eth_versions: Vec<EthVersion>,
+    /// The chain's wire dialect (Bor's eth/69 `Status` keeps the total difficulty). Per
+    /// chain, set by [`SessionConfig::for_chain`].
+    pub dialect: Dialect,
     /// Our chain status.
     pub status: LocalStatus,
     /// Extra check of the remote status (fork id compatibility etc.).
@@ -290,6 +309,7 @@ impl fmt::Debug for SessionConfig {
             .field("client_id", &self.client_id)
             .field("listen_port", &self.listen_port)
             .field("eth_versions", &self.eth_versions)
+            .field("dialect", &self.dialect)
             .field("status", &self.status)
             .field("status_check", &self.status_check.is_some())
             .field("block_source", &self.block_source.is_some())
@@ -313,12 +333,15 @@ impl fmt::Debug for SessionConfig {
 }
 
 impl SessionConfig {
-    /// A configuration with default timeouts offering eth/68 and eth/69.
+    /// A configuration with default timeouts, the standard dialect and the versions we offer
+    /// on Ethereum chains (eth/70, eth/69, eth/68). For a chain spec use
+    /// [`SessionConfig::for_chain`] (Bor chains differ).
     pub fn new(status: LocalStatus) -> Self {
         Self {
             client_id: concat!("hypasis/v", env!("CARGO_PKG_VERSION")).to_string(),
             listen_port: 0,
-            eth_versions: vec![EthVersion::Eth68, EthVersion::Eth69],
+            eth_versions: vec![EthVersion::Eth70, EthVersion::Eth69, EthVersion::Eth68],
+            dialect: Dialect::Standard,
             status,
             status_check: None,
             block_source: None,
@@ -369,6 +392,8 @@ pub struct SessionInfo {
     pub shared_capabilities: SharedCapabilities,
     /// Negotiated eth version.
     pub eth_version: EthVersion,
+    /// The chain's wire dialect used on this session.
+    pub dialect: Dialect,
     /// The remote `Status`.
     pub remote_status: Status,
     /// Whether snappy compression is active.
@@ -409,12 +434,17 @@ struct Codec {
     max_message: usize,
     eth_offset: u64,
     eth_version: EthVersion,
+    dialect: Dialect,
     shared: SharedCapabilities,
 }
 
 impl Codec {
+    fn wire(&self) -> Wire {
+        Wire::new(self.eth_version, self.dialect)
+    }
+
     fn encode_eth(&self, msg: &EthMessage) -> Result<Vec<u8>, SessionError> {
-        let (id, payload) = msg.encode(self.eth_version)?;
+        let (id, payload) = msg.encode(self.wire())?;
         Ok(encode_frame_data(
             self.eth_offset + id,
             &payload,
@@ -445,7 +475,7 @@ impl Codec {
             PONG_ID => Incoming::Pong,
             id => match self.shared.route(id) {
                 Some((cap, rel)) if cap.offset == self.eth_offset => {
-                    Incoming::Eth(EthMessage::decode(self.eth_version, rel, &payload)?)
+                    Incoming::Eth(EthMessage::decode(self.wire(), rel, &payload)?)
                 }
                 _ => Incoming::Ignored(id),
             },
@@ -554,6 +584,7 @@ async fn establish(
         remote = %info.remote_id,
         client = %info.remote_hello.client_id,
         version = info.eth_version.number(),
+        dialect = %info.dialect,
         "devp2p session established"
     );
     let head = live.map(|rx| HeadAnnouncer {
@@ -631,10 +662,11 @@ where
         max_message: config.max_message_size.min(MAX_DECOMPRESSED_SIZE),
         eth_offset: eth.offset,
         eth_version,
+        dialect: config.dialect,
         shared: shared.clone(),
     };
 
-    let status = EthMessage::Status(local.to_status(eth_version));
+    let status = EthMessage::Status(local.to_status(codec.wire()));
     writer.write_frame(&codec.encode_eth(&status)?).await?;
     let remote_status = loop {
         let frame = reader.read_frame().await?;
@@ -668,6 +700,7 @@ where
         remote_hello,
         shared_capabilities: shared,
         eth_version,
+        dialect: config.dialect,
         remote_status,
         snappy: codec.snappy,
     };
@@ -769,8 +802,7 @@ fn spawn_session(
     let first_request_id = u64::from(rand::random::<u32>());
     // Only eth/69 (`BlockRangeUpdate`) and, if enabled, eth/68 (`NewBlockHashes`) sessions
     // announce head changes.
-    let head =
-        head.filter(|_| info.eth_version == EthVersion::Eth69 || config.announce_block_hashes);
+    let head = head.filter(|_| info.eth_version.has_block_range() || config.announce_block_hashes);
     let driver = Driver {
         writer,
         codec,
@@ -1007,11 +1039,13 @@ impl Driver {
             return Ok(());
         };
         let msg = match self.codec.eth_version {
-            EthVersion::Eth69 => EthMessage::BlockRangeUpdate(BlockRangeUpdate {
-                earliest: status.earliest_block.min(status.latest_block),
-                latest: status.latest_block,
-                latest_hash: status.head_hash,
-            }),
+            EthVersion::Eth69 | EthVersion::Eth70 => {
+                EthMessage::BlockRangeUpdate(BlockRangeUpdate {
+                    earliest: status.earliest_block.min(status.latest_block),
+                    latest: status.latest_block,
+                    latest_hash: status.head_hash,
+                })
+            }
             EthVersion::Eth68 => EthMessage::NewBlockHashes(vec![BlockHashNumber {
                 hash: status.head_hash,
                 number: status.latest_block,
@@ -1172,13 +1206,27 @@ impl Driver {
                 self.send_eth(&EthMessage::BlockBodies { request_id, bodies })
                     .await
             }
-            EthMessage::GetReceipts { request_id, hashes } => {
-                let receipts = match &self.source {
-                    Some(s) => serve_receipts(s.as_ref(), &hashes, &self.limits),
-                    None => Vec::new(),
+            EthMessage::GetReceipts {
+                request_id,
+                first_block_receipt_index,
+                hashes,
+            } => {
+                let (receipts, last_block_incomplete) = match &self.source {
+                    // eth/70: cut the last block's list at the response size limit.
+                    Some(s) if self.codec.eth_version.has_partial_receipts() => {
+                        serve_receipts_partial(
+                            s.as_ref(),
+                            &hashes,
+                            first_block_receipt_index,
+                            &self.limits,
+                        )
+                    }
+                    Some(s) => (serve_receipts(s.as_ref(), &hashes, &self.limits), false),
+                    None => (Vec::new(), false),
                 };
                 let msg = EthMessage::Receipts {
                     request_id,
+                    last_block_incomplete,
                     receipts,
                 };
                 match self.codec.encode_eth(&msg) {
@@ -1187,6 +1235,7 @@ impl Driver {
                         warn!(error = %e, "cannot encode stored receipts; sending empty response");
                         let empty = EthMessage::Receipts {
                             request_id,
+                            last_block_incomplete: false,
                             receipts: Vec::new(),
                         };
                         self.send_eth(&empty).await
@@ -1214,6 +1263,7 @@ impl Driver {
             EthMessage::Receipts {
                 request_id,
                 ref receipts,
+                ..
             } => {
                 let len = receipts.len();
                 self.complete(request_id, RequestKind::Receipts, len, msg)
@@ -1320,16 +1370,48 @@ impl SessionHandle {
     }
 
     /// Requests receipts by block hash; returns per block the receipts in consensus
-    /// encoding (for eth/69 peers the bloom is recomputed).
+    /// encoding (for eth/69+ peers the bloom is recomputed), for a prefix of `hashes`.
+    /// Without header information; see [`Self::get_receipts_with`].
     pub async fn get_receipts(&self, hashes: Vec<B256>) -> Result<Vec<Vec<Bytes>>, SessionError> {
-        let limit = hashes.len();
-        let msg = EthMessage::GetReceipts {
-            request_id: 0,
-            hashes,
-        };
-        match self.request(msg, RequestKind::Receipts, limit).await? {
-            EthMessage::Receipts { receipts, .. } => Ok(receipts),
-            _ => Err(SessionError::InvalidResponse("wrong response type")),
+        self.get_receipts_with(hashes, Vec::new()).await
+    }
+
+    /// Like [`Self::get_receipts`], with `limits[i]` bounding block `i`'s receipts. On eth/70
+    /// a block's list cut by the peer (`lastBlockIncomplete`) is checked against its limits
+    /// and completed with continuation requests to this peer (see [`crate::receipts`]);
+    /// only complete lists are returned. A peer that breaks the rules gets
+    /// [`SessionError::PartialReceipts`].
+    pub async fn get_receipts_with(
+        &self,
+        hashes: Vec<B256>,
+        limits: Vec<ReceiptLimits>,
+    ) -> Result<Vec<Vec<Bytes>>, SessionError> {
+        let mut assembly = Reassembly::new(hashes, limits);
+        let mut next = (assembly.hashes().to_vec(), 0u64);
+        loop {
+            let (hashes, first_block_receipt_index) = next;
+            let limit = hashes.len();
+            let msg = EthMessage::GetReceipts {
+                request_id: 0,
+                first_block_receipt_index,
+                hashes,
+            };
+            let (receipts, incomplete) =
+                match self.request(msg, RequestKind::Receipts, limit).await? {
+                    EthMessage::Receipts {
+                        receipts,
+                        last_block_incomplete,
+                        ..
+                    } => (receipts, last_block_incomplete),
+                    _ => return Err(SessionError::InvalidResponse("wrong response type")),
+                };
+            match assembly.on_response(receipts, incomplete)? {
+                Step::Done(lists) => return Ok(lists),
+                Step::Continue {
+                    hashes,
+                    first_block_receipt_index,
+                } => next = (hashes, first_block_receipt_index),
+            }
         }
     }
 
@@ -1350,7 +1432,7 @@ impl SessionHandle {
     }
 }
 
-/// An established devp2p session with eth/68 or eth/69 negotiated.
+/// An established devp2p session with eth/68, eth/69 or eth/70 negotiated.
 pub struct Session {
     handle: SessionHandle,
     events: mpsc::Receiver<SessionEvent>,

@@ -33,6 +33,11 @@ pub struct ServeLimits {
     pub max_receipts: usize,
     /// Soft response size: no further item is added once this many bytes are collected.
     pub soft_response_bytes: usize,
+    /// eth/70 (EIP-7975): hard size of a `Receipts` response. A block whose receipts would
+    /// go past it is cut at a receipt boundary and sent with `lastBlockIncomplete`; the peer
+    /// asks for the rest with `firstBlockReceiptIndex`. (Sizes are counted in consensus
+    /// encoding, which is larger than the eth/69 wire encoding, so the message stays below.)
+    pub receipts_response_bytes: usize,
 }
 
 impl Default for ServeLimits {
@@ -41,7 +46,10 @@ impl Default for ServeLimits {
             max_headers: 1024,
             max_bodies: 1024,
             max_receipts: 1024,
+            // geth's softResponseLimit (eth/protocols/eth/handler.go).
             soft_response_bytes: 2 * 1024 * 1024,
+            // geth's maxPacketSize, which EIP-7975's devp2p text names as where a list is cut.
+            receipts_response_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -133,6 +141,68 @@ pub fn serve_receipts(
         }
     }
     out
+}
+
+/// Per-list overhead counted when sizing a response (an RLP list header is at most 9 bytes).
+const LIST_OVERHEAD: usize = 9;
+
+/// Answers an eth/70 `GetReceipts` request: whole blocks up to the soft limit, stopping at
+/// the first unknown block; receipts of the first block before `first_block_receipt_index`
+/// are omitted; the block that would go past [`ServeLimits::receipts_response_bytes`] is cut
+/// and the returned flag (`lastBlockIncomplete`) is set. A response always carries at least
+/// one receipt of a non-empty first block, so a client's continuation always progresses.
+pub fn serve_receipts_partial(
+    source: &dyn BlockSource,
+    hashes: &[B256],
+    first_block_receipt_index: u64,
+    limits: &ServeLimits,
+) -> (Vec<Vec<Bytes>>, bool) {
+    let hard = limits.receipts_response_bytes;
+    let mut out: Vec<Vec<Bytes>> = Vec::new();
+    let mut size = 0usize;
+    for (i, hash) in hashes.iter().take(limits.max_receipts).enumerate() {
+        let Some(mut receipts) = source.receipts_by_hash(hash) else {
+            break;
+        };
+        if i == 0 {
+            let skip = usize::try_from(first_block_receipt_index)
+                .unwrap_or(usize::MAX)
+                .min(receipts.len());
+            receipts.drain(..skip);
+        }
+        let block_size = LIST_OVERHEAD + receipts.iter().map(|r| r.len()).sum::<usize>();
+        if size + block_size <= hard || receipts.is_empty() {
+            size += block_size;
+            out.push(receipts);
+            if size >= limits.soft_response_bytes {
+                break;
+            }
+            continue;
+        }
+        // Cut this block at the hard limit.
+        let mut part = Vec::new();
+        let mut s = size + LIST_OVERHEAD;
+        for r in receipts.iter() {
+            if s + r.len() > hard {
+                break;
+            }
+            s += r.len();
+            part.push(r.clone());
+        }
+        if part.is_empty() {
+            if !out.is_empty() {
+                // Not even one receipt fits after the blocks already taken: end here; the
+                // client asks for this block again.
+                break;
+            }
+            // A single receipt larger than the limit: send it alone rather than nothing.
+            part.push(receipts[0].clone());
+        }
+        let incomplete = part.len() < receipts.len();
+        out.push(part);
+        return (out, incomplete);
+    }
+    (out, false)
 }
 
 #[derive(Debug, Clone)]
@@ -285,5 +355,49 @@ mod tests {
             .collect();
         assert_eq!(serve_bodies(&s, &hashes, &l).len(), 3);
         assert_eq!(serve_receipts(&s, &hashes, &l).len(), 3);
+    }
+
+    #[test]
+    fn receipts_are_cut_at_the_hard_limit() {
+        let blocks = crate::testchain::generate(4, 4, None);
+        let s = crate::testchain::source(&blocks);
+        let hashes: Vec<B256> = blocks[1..].iter().map(|b| b.hash).collect();
+        let r = &blocks[1].receipts;
+        let one = r[0].len();
+        let l = ServeLimits::default();
+        // Default: everything, complete.
+        let (all, incomplete) = serve_receipts_partial(&s, &hashes, 0, &l);
+        assert!(!incomplete);
+        assert_eq!(all.len(), 3);
+        // Room for one block and a half: block 1 whole, block 2 cut.
+        let block_size = LIST_OVERHEAD + r.iter().map(|x| x.len()).sum::<usize>();
+        let half = ServeLimits {
+            receipts_response_bytes: block_size + LIST_OVERHEAD + 2 * one + 10,
+            ..l
+        };
+        let (got, incomplete) = serve_receipts_partial(&s, &hashes, 0, &half);
+        assert!(incomplete);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], blocks[1].receipts);
+        assert_eq!(got[1], blocks[2].receipts[..2].to_vec());
+        // The continuation starts at the index asked for.
+        let (rest, incomplete) = serve_receipts_partial(&s, &hashes[1..], 2, &l);
+        assert!(!incomplete);
+        assert_eq!(rest[0], blocks[2].receipts[2..].to_vec());
+        assert_eq!(rest[1], blocks[3].receipts);
+        // A limit below one receipt still makes progress, one receipt at a time.
+        let tiny = ServeLimits {
+            receipts_response_bytes: 1,
+            ..l
+        };
+        let (got, incomplete) = serve_receipts_partial(&s, &hashes, 2, &tiny);
+        assert!(incomplete);
+        assert_eq!(got, vec![blocks[1].receipts[2..3].to_vec()]);
+        let (got, incomplete) = serve_receipts_partial(&s, &hashes, 3, &tiny);
+        assert!(!incomplete);
+        assert_eq!(got, vec![blocks[1].receipts[3..].to_vec()]);
+        // An index beyond the list gives an empty, complete first list.
+        let (got, _) = serve_receipts_partial(&s, &hashes[..1], 99, &l);
+        assert_eq!(got, vec![Vec::<Bytes>::new()]);
     }
 }

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
 use hypasis_devp2p::{
+    LocalStatus,
     discv4::packet::{Endpoint, Enr, Message, NodeRecord, encode as discv4_encode, unix_now},
-    eth::{BlockId, EthMessage, EthVersion, GetBlockHeaders},
+    eth::{BlockId, EthMessage, GetBlockHeaders, Wire},
     fuzzing::TARGETS,
     handshake::{HandshakeFormat, create_ack, create_auth, create_auth_legacy},
     identity::{NodeId, generate_secret_key, parse_secret_key},
@@ -48,7 +49,11 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             let hello = Hello {
                 protocol_version: 5,
                 client_id: "fuzz".into(),
-                capabilities: vec![Capability::new("eth", 68), Capability::new("eth", 69)],
+                capabilities: vec![
+                    Capability::new("eth", 68),
+                    Capability::new("eth", 69),
+                    Capability::new("eth", 70),
+                ],
                 listen_port: 30303,
                 node_id: NodeId::repeat_byte(9),
             };
@@ -110,7 +115,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
 
 fn eth_seeds() -> Vec<(u64, Vec<u8>)> {
     let blocks = testchain::generate(3, 3, Some(1));
-    let msgs = vec![
+    let msgs = [
         EthMessage::GetBlockHeaders {
             request_id: 7,
             request: GetBlockHeaders {
@@ -130,17 +135,51 @@ fn eth_seeds() -> Vec<(u64, Vec<u8>)> {
         },
         EthMessage::Receipts {
             request_id: 9,
+            last_block_incomplete: false,
             receipts: blocks.iter().map(|b| b.receipts.clone()).collect(),
         },
         EthMessage::GetReceipts {
             request_id: 9,
+            first_block_receipt_index: 0,
             hashes: vec![B256::repeat_byte(1); 2],
         },
     ];
+    // eth/70 only: partial receipts.
+    let eth70 = [
+        EthMessage::Receipts {
+            request_id: 9,
+            last_block_incomplete: true,
+            receipts: blocks.iter().map(|b| b.receipts.clone()).collect(),
+        },
+        EthMessage::GetReceipts {
+            request_id: 9,
+            first_block_receipt_index: 2,
+            hashes: vec![B256::repeat_byte(1); 2],
+        },
+    ];
+    let status = LocalStatus {
+        network_id: 137,
+        genesis: B256::repeat_byte(2),
+        fork_id: hypasis_devp2p::ForkId {
+            hash: hypasis_devp2p::eth::ForkHash([1, 2, 3, 4]),
+            next: 5,
+        },
+        total_difficulty: alloy_primitives::U256::from(77),
+        head_hash: B256::repeat_byte(3),
+        earliest_block: 0,
+        latest_block: 9,
+    };
     let mut out = Vec::new();
-    for v in [EthVersion::Eth68, EthVersion::Eth69] {
-        for m in &msgs {
-            out.push(m.encode(v).unwrap());
+    // Every version in every dialect, with its own Status (Bor's eth/69 layout included).
+    for wire in Wire::ALL {
+        let status = EthMessage::Status(status.to_status(wire));
+        for m in msgs.iter().chain(std::iter::once(&status)) {
+            out.push(m.encode(wire).unwrap());
+        }
+        if wire.version.has_partial_receipts() {
+            for m in &eth70 {
+                out.push(m.encode(wire).unwrap());
+            }
         }
     }
     out

@@ -3,9 +3,7 @@
 use bytes::Bytes;
 use hypasis_devp2p::{
     ecies,
-    eth::{
-        EthMessage, EthVersion, consensus_receipt_to_eth69, eth69_receipt_to_consensus, logs_bloom,
-    },
+    eth::{EthMessage, Wire, consensus_receipt_to_eth69, eth69_receipt_to_consensus, logs_bloom},
     frame::frame_states,
     handshake::{Role, Secrets, decode_ack, decode_auth},
     identity::parse_secret_key,
@@ -55,10 +53,15 @@ proptest! {
     #[test]
     fn eth_decoders(id in 0u64..0x14, data in rlpish()) {
         let payload = Bytes::from(data.clone());
-        for v in [EthVersion::Eth68, EthVersion::Eth69] {
-            if let Ok(msg) = EthMessage::decode(v, id, &payload) {
-                // Whatever decodes must re-encode (local encoding never panics either).
-                let _ = msg.encode(v);
+        // Every version (eth/68, 69, 70) in every dialect (standard, Bor).
+        for wire in Wire::ALL {
+            if let Ok(msg) = EthMessage::decode(wire, id, &payload) {
+                // Whatever decodes (other than unknown ids) re-encodes in the same wire.
+                let encoded = msg.encode(wire);
+                prop_assert!(
+                    encoded.is_ok() || matches!(msg, EthMessage::Unknown { .. }),
+                    "{msg:?} does not re-encode: {encoded:?}"
+                );
             }
         }
         let _ = eth69_receipt_to_consensus(&data);

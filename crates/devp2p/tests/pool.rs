@@ -246,7 +246,7 @@ async fn honest_data_downloaded_and_liars_banned() {
     assert!(
         honest_stats
             .iter()
-            .all(|s| s.score > -100 && !s.inbound && s.eth_version == 69)
+            .all(|s| s.score > -100 && !s.inbound && s.eth_version == 70)
     );
     assert_ne!(node_id(&generate_secret_key()), honest_ids[0]);
     pool.shutdown().await;
@@ -416,5 +416,119 @@ async fn discovery_feeds_the_pool_and_static_mode_does_not() {
     let ids: Vec<_> = servers.iter().map(|s| s.enode().id).collect();
     let stats = pool.stats();
     assert!(ids.iter().all(|id| stats.iter().any(|s| &s.node_id == id)));
+    pool.shutdown().await;
+}
+
+/// Serves honest headers and bodies but pads every receipt list: with `extra` copies of the
+/// last receipt (one too many, or an endless tail that never completes).
+struct PaddedReceipts {
+    inner: MemoryBlockSource,
+    extra: usize,
+}
+
+impl BlockSource for PaddedReceipts {
+    fn header_by_number(&self, number: u64) -> Option<Bytes> {
+        self.inner.header_by_number(number)
+    }
+    fn header_by_hash(&self, hash: &B256) -> Option<(u64, Bytes)> {
+        self.inner.header_by_hash(hash)
+    }
+    fn body_by_hash(&self, hash: &B256) -> Option<Bytes> {
+        self.inner.body_by_hash(hash)
+    }
+    fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
+        self.inner.receipts_by_hash(hash).map(|mut r| {
+            if let Some(last) = r.last().cloned() {
+                r.extend(std::iter::repeat_n(last, self.extra));
+            }
+            r
+        })
+    }
+}
+
+/// eth/70 (EIP-7975) with receipt lists cut across responses: a peer that keeps a block
+/// incomplete (an endless tail) and one that sends one receipt too many are scored (banned
+/// for invalid data) and the download completes, byte for byte, from the honest peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eth70_partial_receipt_liars_are_scored() {
+    let blocks = testchain::generate(300, 4, Some(100));
+    let genesis = blocks[0].hash;
+    let one_receipt = blocks[1].receipts[0].len();
+    // Every server cuts lists after about two receipts.
+    let limits = hypasis_devp2p::ServeLimits {
+        receipts_response_bytes: 2 * one_receipt + 40,
+        ..hypasis_devp2p::ServeLimits::default()
+    };
+    let spawn = |source: Arc<dyn BlockSource>| async move {
+        let mut cfg = SessionConfig::new(status(genesis));
+        cfg.block_source = Some(source);
+        cfg.serve_limits = limits;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Server::spawn(listener, generate_secret_key(), cfg, 4).unwrap()
+    };
+    let honest = spawn(Arc::new(testchain::source(&blocks))).await;
+    let endless = spawn(Arc::new(PaddedReceipts {
+        inner: testchain::source(&blocks),
+        extra: 1000,
+    }))
+    .await;
+    let one_too_many = spawn(Arc::new(PaddedReceipts {
+        inner: testchain::source(&blocks),
+        extra: 1,
+    }))
+    .await;
+    let liars = [endless.enode().id, one_too_many.enode().id];
+
+    let mut session = SessionConfig::new(status(genesis));
+    session.handshake_timeout = Duration::from_secs(5);
+    let mut config = PoolConfig::new(session);
+    config.static_peers = vec![
+        honest.enode().clone(),
+        endless.enode().clone(),
+        one_too_many.enode().clone(),
+    ];
+    config.redial_interval = Duration::from_secs(60);
+    config.max_attempts = 20;
+    let pool = Pool::start(config, generate_secret_key(), None);
+    assert!(pool.wait_for_peers(3, Duration::from_secs(10)).await);
+    assert!(pool.stats().iter().all(|s| s.eth_version == 70));
+
+    let mut got = Vec::new();
+    let fetch = FetchConfig {
+        in_flight: 4,
+        receipts_per_request: 16,
+        ..FetchConfig::default()
+    };
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        fetch_range(
+            &pool,
+            0,
+            299,
+            fetch,
+            |b| {
+                got.extend(b);
+                Ok(())
+            },
+            |_| {},
+        ),
+    )
+    .await
+    .expect("download finished in time")
+    .expect("download succeeded");
+    assert_eq!(got.len(), 300);
+    for (g, b) in got.iter().zip(&blocks) {
+        assert_eq!(g.hash, b.hash);
+        assert_eq!(g.receipts, b.receipts, "block {}", b.number);
+    }
+    let banned = pool.banned();
+    for liar in liars {
+        assert!(
+            banned.contains(&liar),
+            "liar {liar} not scored; stats: {:#?}",
+            pool.stats()
+        );
+    }
+    assert!(!banned.contains(&honest.enode().id), "honest peer banned");
     pool.shutdown().await;
 }

@@ -1138,9 +1138,10 @@ impl Requester for Pooled {
     async fn receipts(
         &self,
         hashes: Vec<B256>,
+        limits: Vec<hypasis_devp2p::receipts::ReceiptLimits>,
     ) -> Result<(Self::Tag, Vec<Vec<Bytes>>), FetchError> {
         let keep = hashes.clone();
-        let (tag, r) = self.pool.receipts(hashes).await?;
+        let (tag, r) = self.pool.receipts(hashes, limits).await?;
         let mut t = self.tags.lock().unwrap();
         for h in keep.iter().take(r.len()) {
             t.receipts.insert(*h, tag);

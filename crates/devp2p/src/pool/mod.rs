@@ -40,6 +40,7 @@ use crate::{
     fetch::{FetchError, Requester},
     identity::{NodeId, SecretKey},
     p2p::DisconnectReason,
+    receipts::ReceiptLimits,
     session::{Blame, Session, SessionConfig, SessionError, SessionEvent, SessionHandle},
     verify::VerifyError,
 };
@@ -597,9 +598,22 @@ impl Pool {
         &self,
         hashes: &[B256],
     ) -> Result<Response<Vec<Vec<Bytes>>>, PoolError> {
+        self.request_receipts_with(hashes, &[]).await
+    }
+
+    /// Receipts for (a prefix of) `hashes`, `limits[i]` bounding block `i` (eth/70 partial
+    /// lists are reassembled and checked in the session; a peer breaking EIP-7975's rules
+    /// is scored as [`Fault::Invalid`] and the request goes to another peer).
+    pub async fn request_receipts_with(
+        &self,
+        hashes: &[B256],
+        limits: &[ReceiptLimits],
+    ) -> Result<Response<Vec<Vec<Bytes>>>, PoolError> {
         self.request(Kind::Receipts, None, |handle, cap| {
-            let hashes = hashes[..hashes.len().min(cap)].to_vec();
-            async move { handle.get_receipts(hashes).await }
+            let n = hashes.len().min(cap);
+            let hashes = hashes[..n].to_vec();
+            let limits = limits[..limits.len().min(n)].to_vec();
+            async move { handle.get_receipts_with(hashes, limits).await }
         })
         .await
     }
@@ -636,10 +650,12 @@ impl Pool {
                     last = format!("peer {}: {e}", short(&lease.peer));
                     match e.blame() {
                         Blame::Peer => {
-                            let fault = if matches!(e, SessionError::RequestTimeout) {
-                                Fault::Timeout
-                            } else {
-                                Fault::ProtocolViolation
+                            let fault = match e {
+                                SessionError::RequestTimeout => Fault::Timeout,
+                                // Bad eth/70 partial receipts: invalid data, like a wrong
+                                // receipts root.
+                                SessionError::PartialReceipts(_) => Fault::Invalid,
+                                _ => Fault::ProtocolViolation,
                             };
                             self.inner.fault(lease.peer, fault);
                         }
@@ -1112,8 +1128,12 @@ impl Requester for Pool {
         Ok((r.peer, r.data))
     }
 
-    async fn receipts(&self, hashes: Vec<B256>) -> Result<(PeerId, Vec<Vec<Bytes>>), FetchError> {
-        let r = self.request_receipts(&hashes).await?;
+    async fn receipts(
+        &self,
+        hashes: Vec<B256>,
+        limits: Vec<ReceiptLimits>,
+    ) -> Result<(PeerId, Vec<Vec<Bytes>>), FetchError> {
+        let r = self.request_receipts_with(&hashes, &limits).await?;
         Ok((r.peer, r.data))
     }
 
