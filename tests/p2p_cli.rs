@@ -64,7 +64,7 @@ fn serve_fetch_ping_roundtrip() {
         let out_dir = tmp.path().join(format!("eth{eth}"));
         let out = Command::new(bin("hypasis"))
             .args(["p2p", "fetch", "--quiet", "--chain", "devnet", "--eth", eth])
-            .args(["--peer", &enode, "--from", "1", "--to", &BLOCKS.to_string()])
+            .args(["--peer", enode, "--from", "1", "--to", &BLOCKS.to_string()])
             .arg("--out")
             .arg(&out_dir)
             .output()
@@ -81,7 +81,7 @@ fn serve_fetch_ping_roundtrip() {
             receipts
         );
         let out = Command::new(bin("hypasis"))
-            .args(["p2p", "ping", &enode, "--chain", "devnet", "--eth", eth])
+            .args(["p2p", "ping", enode, "--chain", "devnet", "--eth", eth])
             .output()
             .unwrap();
         assert!(out.status.success());

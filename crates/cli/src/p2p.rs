@@ -444,7 +444,7 @@ async fn fetch(args: FetchArgs) -> anyhow::Result<()> {
         receipts_per_request: args.bodies_per_request.max(1),
         in_flight: args.in_flight.max(1),
         receipts: !args.no_receipts,
-        ..FetchConfig::default()
+        ..FetchConfig::for_chain(&spec)
     };
     let handle = session.handle();
     let started = Instant::now();

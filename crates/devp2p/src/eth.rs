@@ -1137,6 +1137,12 @@ fn consensus_fields(raw: &[u8]) -> alloy_rlp::Result<(ReceiptFields<'_>, &[u8])>
     Ok(((tx_type, status, gas, logs), bloom))
 }
 
+/// The cumulative gas used of a consensus-encoded receipt.
+pub fn receipt_cumulative_gas(raw: &[u8]) -> alloy_rlp::Result<u64> {
+    let ((_, _, gas, _), _) = consensus_fields(raw)?;
+    decode_exact::<u64>(gas)
+}
+
 /// Converts a consensus-encoded receipt to the eth/69 wire encoding (drops the bloom).
 pub fn consensus_receipt_to_eth69(raw: &[u8]) -> alloy_rlp::Result<Vec<u8>> {
     let ((tx_type, status, gas, logs), _bloom) = consensus_fields(raw)?;

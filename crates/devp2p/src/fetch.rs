@@ -101,6 +101,23 @@ pub struct FetchConfig {
     pub receipts: bool,
     /// Attempts per item before giving up on empty answers.
     pub max_attempts: usize,
+    /// Bor chains: a block's receipt list may end with a state-sync receipt that its receipts
+    /// root does not cover (Bor's eth/69 answers append it before Madhugiri, marked by a
+    /// cumulative gas of 0 or equal to the previous receipt's). When the whole list does not
+    /// match the root, such a trailing receipt is set aside and the rest must match; only what
+    /// the root covers is kept. From Madhugiri on the state-sync receipt is in the root and the
+    /// whole list matches as it is. Set with [`FetchConfig::for_chain`].
+    pub bor_state_sync_receipts: bool,
+}
+
+impl FetchConfig {
+    /// Defaults for `spec` (Bor's state-sync receipts on Bor chains).
+    pub fn for_chain(spec: &hypasis_primitives::ChainSpec) -> Self {
+        Self {
+            bor_state_sync_receipts: spec.is_bor(),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for FetchConfig {
@@ -113,6 +130,7 @@ impl Default for FetchConfig {
             window: 4096,
             receipts: true,
             max_attempts: 5,
+            bor_state_sync_receipts: false,
         }
     }
 }
@@ -459,7 +477,13 @@ async fn fetch_receipts<R: Requester, P: Fn(Progress) + Sync>(
                 let mut checked = Vec::with_capacity(lists.len());
                 let mut failure = None;
                 for (i, list) in rest.iter().zip(lists) {
-                    match check_receipts(&headers[*i].header, &list) {
+                    let header = &headers[*i].header;
+                    let list = if config.bor_state_sync_receipts {
+                        without_uncovered_state_sync_receipt(header, list)
+                    } else {
+                        list
+                    };
+                    match check_receipts(header, &list) {
                         Ok(()) => {
                             bytes += list.iter().map(|r| r.len() as u64).sum::<u64>();
                             checked.push((*i, list));
@@ -496,6 +520,32 @@ async fn fetch_receipts<R: Requester, P: Fn(Progress) + Sync>(
     Ok(out.into_iter().map(Option::unwrap_or_default).collect())
 }
 
+/// Drops a trailing Bor state-sync receipt (cumulative gas 0, or equal to the previous
+/// receipt's) when the list does not match the header's receipts root but the list without it
+/// does; otherwise returns the list unchanged (and the root check refuses it if it is wrong).
+fn without_uncovered_state_sync_receipt(
+    header: &alloy_consensus::Header,
+    mut list: Vec<Bytes>,
+) -> Vec<Bytes> {
+    let gas = |r: &Bytes| crate::eth::receipt_cumulative_gas(r);
+    let Some(last) = list.last().map(gas) else {
+        return list;
+    };
+    let previous = list.len().checked_sub(2).map(|i| gas(&list[i]));
+    let gasless = match (last, previous) {
+        (Ok(0), _) => true,
+        (Ok(g), Some(Ok(p))) => g == p,
+        _ => false,
+    };
+    if gasless
+        && check_receipts(header, &list).is_err()
+        && check_receipts(header, &list[..list.len() - 1]).is_ok()
+    {
+        list.pop();
+    }
+    list
+}
+
 /// A single session as a [`Requester`]: any invalid or missing data aborts the download.
 impl Requester for SessionHandle {
     type Tag = ();
@@ -528,5 +578,70 @@ impl Requester for SessionHandle {
 
     fn empty(&self, _tag: ()) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::Bloom;
+    use alloy_rlp::Encodable;
+    use alloy_trie::root::ordered_trie_root_encoded;
+
+    /// A legacy consensus receipt `rlp([status, cumulativeGas, bloom, logs])`.
+    fn receipt(cumulative_gas: u64) -> Bytes {
+        let mut p = Vec::new();
+        1u8.encode(&mut p);
+        cumulative_gas.encode(&mut p);
+        Bloom::ZERO.encode(&mut p);
+        p.extend_from_slice(&wrap_list(&[]));
+        Bytes::from(wrap_list(&p))
+    }
+
+    fn header_for(list: &[Bytes]) -> alloy_consensus::Header {
+        alloy_consensus::Header {
+            receipts_root: ordered_trie_root_encoded(list),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn bor_state_sync_receipt_outside_the_root_is_set_aside() {
+        let covered = vec![receipt(21_000), receipt(50_000)];
+        let header = header_for(&covered);
+        // Pre-Madhugiri Bor eth/69: the state-sync receipt comes last with gas 0 or repeated.
+        for extra in [receipt(0), receipt(50_000)] {
+            let mut sent = covered.clone();
+            sent.push(extra);
+            assert!(check_receipts(&header, &sent).is_err());
+            let kept = without_uncovered_state_sync_receipt(&header, sent);
+            assert_eq!(kept, covered);
+            assert!(check_receipts(&header, &kept).is_ok());
+        }
+    }
+
+    #[test]
+    fn lists_the_root_covers_or_other_extras_are_left_alone() {
+        // From Madhugiri the state-sync receipt (repeated gas) is in the root: kept.
+        let full = vec![receipt(21_000), receipt(50_000), receipt(50_000)];
+        let header = header_for(&full);
+        assert_eq!(
+            without_uncovered_state_sync_receipt(&header, full.clone()),
+            full
+        );
+        // An extra receipt that uses gas is not a state-sync receipt: left for the root check
+        // to refuse.
+        let covered = vec![receipt(21_000)];
+        let header = header_for(&covered);
+        let sent = vec![receipt(21_000), receipt(42_000)];
+        let kept = without_uncovered_state_sync_receipt(&header, sent.clone());
+        assert_eq!(kept, sent);
+        assert!(check_receipts(&header, &kept).is_err());
+        // Garbage never panics.
+        let junk = vec![Bytes::from_static(&[0xff, 0x00])];
+        assert_eq!(
+            without_uncovered_state_sync_receipt(&header, junk.clone()),
+            junk
+        );
     }
 }

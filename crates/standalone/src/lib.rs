@@ -404,6 +404,7 @@ impl Standalone {
             pool.discover_from(Arc::new(disc));
         }
         let mut fc = FetcherConfig::new(id.clone());
+        fc.fetch = hypasis_devp2p::fetch::FetchConfig::for_chain(&spec);
         fc.parallel_units = cfg.parallel_units.max(1);
         fc.memory_budget = cfg.memory_budget.max(1024 * 1024);
         let fetcher = Fetcher::new(

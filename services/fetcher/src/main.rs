@@ -233,6 +233,7 @@ fn main() -> anyhow::Result<()> {
             let store = connect(&args.store, &tls, "store").await?;
             let store_channel = store.clone();
             let mut fc = FetcherConfig::new(id.clone());
+            fc.fetch = hypasis_devp2p::fetch::FetchConfig::for_chain(&spec);
             fc.memory_budget = args.memory_budget_mb.max(1) * 1024 * 1024;
             fc.parallel_units = args.parallel_units.max(1);
             if let Some(url) = &args.validator {
