@@ -482,3 +482,26 @@ fn print_summary(s: &Summary) {
         println!("  verified: {}", levels.join(", "));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(peer_tip: Option<u64>) -> Progress {
+        Progress {
+            status: None,
+            peer_tip,
+            peers: 3,
+            rates: [0.0; 2],
+        }
+    }
+
+    #[test]
+    fn the_progress_says_when_no_peer_head_is_known() {
+        assert_eq!(tip_text(&progress(None)), "waiting for a peer head");
+        assert_eq!(tip_text(&progress(Some(400))), "tip 400");
+        assert_eq!(sync_target(&progress(Some(400))), Some(400));
+        let line = progress_line(&progress(None), Duration::from_secs(3));
+        assert!(line.contains("waiting for the scheduler"), "{line}");
+    }
+}
