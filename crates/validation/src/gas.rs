@@ -84,19 +84,37 @@ pub fn next_base_fee(
     parent_gas_limit: u64,
 ) -> u128 {
     let target = params.gas_target(parent_gas_limit);
+    base_fee_step(
+        parent_base_fee,
+        parent_gas_used,
+        target,
+        params.denominator,
+        None,
+    )
+}
+
+/// One EIP-1559 step: `parent ± parent * |used - target| / target / denominator`, the change
+/// capped at `max_change` when given, an increase of at least 1 wei, a decrease floored at 0.
+/// A zero target or denominator leaves the parent's base fee.
+fn base_fee_step(
+    parent_base_fee: u64,
+    parent_gas_used: u64,
+    gas_target: u64,
+    denominator: u64,
+    max_change: Option<u128>,
+) -> u128 {
     let base = u128::from(parent_base_fee);
-    if parent_gas_used == target || target == 0 || params.denominator == 0 {
+    if parent_gas_used == gas_target || gas_target == 0 || denominator == 0 {
         return base;
     }
-    let denominator = u128::from(params.denominator);
-    if parent_gas_used > target {
-        let delta = u128::from(parent_gas_used - target);
-        let change = (base * delta / u128::from(target) / denominator).max(1);
-        base + change
+    let cap = |change: u128| max_change.map_or(change, |m| change.min(m));
+    let (target, denominator) = (u128::from(gas_target), u128::from(denominator));
+    if parent_gas_used > gas_target {
+        let delta = u128::from(parent_gas_used - gas_target);
+        base + cap(base * delta / target / denominator).max(1)
     } else {
-        let delta = u128::from(target - parent_gas_used);
-        let change = base * delta / u128::from(target) / denominator;
-        base.saturating_sub(change)
+        let delta = u128::from(gas_target - parent_gas_used);
+        base.saturating_sub(cap(base * delta / target / denominator))
     }
 }
 
@@ -118,27 +136,14 @@ pub fn bor_base_fee_declared(
     denominator: u64,
     capped: bool,
 ) -> u128 {
-    let base = u128::from(parent_base_fee);
-    if parent_gas_used == gas_target || gas_target == 0 || denominator == 0 {
-        return base;
-    }
-    let max_change = u128::from(bor_max_base_fee_change(parent_base_fee));
-    let cap = |change: u128| {
-        if capped {
-            change.min(max_change)
-        } else {
-            change
-        }
-    };
-    let target = u128::from(gas_target);
-    let denominator = u128::from(denominator);
-    if parent_gas_used > gas_target {
-        let delta = u128::from(parent_gas_used - gas_target);
-        base + cap(base * delta / target / denominator).max(1)
-    } else {
-        let delta = u128::from(gas_target - parent_gas_used);
-        base.saturating_sub(cap(base * delta / target / denominator))
-    }
+    let max_change = capped.then(|| u128::from(bor_max_base_fee_change(parent_base_fee)));
+    base_fee_step(
+        parent_base_fee,
+        parent_gas_used,
+        gas_target,
+        denominator,
+        max_change,
+    )
 }
 
 /// Gas consumed by one blob.
