@@ -56,7 +56,7 @@ clean-run:
 
 # Short coverage-free smoke run of every fuzz target on stable (part of `cargo test` too).
 fuzz-smoke:
-	FUZZ_SMOKE_SECS=5 $(CARGO) test -p hypasis-devp2p --test fuzz_smoke -- --nocapture
+	FUZZ_SMOKE_SECS=5 $(CARGO) test -p hypasis-downloader --features test-utils --test fuzz_smoke -- --nocapture
 
 # Real coverage-guided fuzzing with libFuzzer (needs cargo-fuzz and a nightly toolchain).
 fuzz:

@@ -8,14 +8,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hypasis_devp2p::{
-    EthVersion,
+use hypasis_eth_wire::EthVersion;
+use hypasis_integration_tests::{bin, spawn_first_line};
+use hypasis_network::{
     chain::{Head, session_config},
-    identity::generate_secret_key,
     pool::{Pool, PoolConfig},
 };
-use hypasis_integration_tests::{bin, spawn_first_line};
 use hypasis_primitives::chain::ChainSpec;
+use hypasis_rlpx::identity::generate_secret_key;
 
 const BLOCKS: u64 = 2000;
 const CHECKPOINT_LEN: u64 = 256;
@@ -178,7 +178,7 @@ fn growing_devnet_publishes_new_blocks_and_checkpoints() {
         .enable_all()
         .build()
         .unwrap();
-    let peer: hypasis_devp2p::Enode = enode.parse().unwrap();
+    let peer: hypasis_rlpx::Enode = enode.parse().unwrap();
     let pools: Vec<Pool> = [EthVersion::Eth69, EthVersion::Eth68]
         .into_iter()
         .map(|version| {

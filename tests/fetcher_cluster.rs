@@ -10,15 +10,15 @@ use alloy_consensus::Header;
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::B256;
 use alloy_rlp::{Decodable, Encodable};
-use hypasis_devp2p::chain::{Head, session_config};
-use hypasis_devp2p::identity::generate_secret_key;
-use hypasis_devp2p::server::Server;
-use hypasis_devp2p::testchain::{self, TestBlock};
 use hypasis_integration_tests::{ChildGuard, bin, free_addr, generate_certs};
+use hypasis_network::chain::{Head, session_config};
+use hypasis_network::server::Server;
+use hypasis_network::testchain::{self, TestBlock};
 use hypasis_primitives::ChainSpec;
 use hypasis_proto::v1;
 use hypasis_proto::v1::fetcher_client::FetcherClient;
 use hypasis_proto::v1::store_client::StoreClient;
+use hypasis_rlpx::identity::generate_secret_key;
 use tokio::net::TcpListener;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
@@ -190,7 +190,7 @@ async fn fetcher_cluster_syncs_chain_byte_identical() {
         assert_eq!(b.body, src.body.to_vec(), "block {}", b.number);
         assert_eq!(
             b.receipts,
-            hypasis_devp2p::blockfile::receipts_file_item(&src.receipts),
+            hypasis_network::blockfile::receipts_file_item(&src.receipts),
             "block {}",
             b.number
         );

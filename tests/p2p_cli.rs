@@ -4,8 +4,8 @@
 
 use std::{process::Command, time::Duration, time::Instant};
 
-use hypasis_devp2p::testchain::{export, generate_after};
 use hypasis_integration_tests::{bin, spawn_first_line};
+use hypasis_network::testchain::{export, generate_after};
 use hypasis_primitives::chain::ChainSpec;
 
 const BLOCKS: u64 = 600;
@@ -143,8 +143,8 @@ fn peer_rate_cap_limits_throughput() {
     std::fs::write(tmp.path().join("receipts.rlp"), &receipts).unwrap();
     // 1 Mbit/s = 125 kB/s. The wire bytes (snappy-compressed, eth/69 receipts without
     // blooms) are at least a third of the compressed files here.
-    let bytes = hypasis_devp2p::p2p::compress(&chain).len()
-        + hypasis_devp2p::p2p::compress(&receipts).len();
+    let bytes =
+        hypasis_rlpx::p2p::compress(&chain).len() + hypasis_rlpx::p2p::compress(&receipts).len();
     let mut cmd = Command::new(bin("hypasis"));
     cmd.args([
         "p2p",

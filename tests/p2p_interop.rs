@@ -20,11 +20,9 @@ use std::{
     time::Duration,
 };
 
-use hypasis_devp2p::{
-    blockfile::{parse_chain, parse_receipts},
-    verify::{check_body, check_header_chain, check_receipts},
-};
+use hypasis_downloader::verify::{check_body, check_header_chain, check_receipts};
 use hypasis_integration_tests::{ChildGuard, bin, free_addr, repo_root, spawn_first_line};
+use hypasis_network::blockfile::{parse_chain, parse_receipts};
 
 const BLOCKS: u64 = 2000;
 

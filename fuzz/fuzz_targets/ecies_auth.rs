@@ -1,8 +1,8 @@
 #![no_main]
-//! libFuzzer target: `hypasis_devp2p::fuzzing::ecies_auth`.
+//! libFuzzer target: `hypasis_downloader::fuzzing::ecies_auth`.
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    hypasis_devp2p::fuzzing::ecies_auth(data);
+    hypasis_downloader::fuzzing::ecies_auth(data);
 });

@@ -1,8 +1,8 @@
 #![no_main]
-//! libFuzzer target: `hypasis_devp2p::fuzzing::eth`.
+//! libFuzzer target: `hypasis_downloader::fuzzing::eth`.
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    hypasis_devp2p::fuzzing::eth(data);
+    hypasis_downloader::fuzzing::eth(data);
 });

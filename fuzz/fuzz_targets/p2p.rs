@@ -1,8 +1,8 @@
 #![no_main]
-//! libFuzzer target: `hypasis_devp2p::fuzzing::p2p`.
+//! libFuzzer target: `hypasis_downloader::fuzzing::p2p`.
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    hypasis_devp2p::fuzzing::p2p(data);
+    hypasis_downloader::fuzzing::p2p(data);
 });

@@ -3,7 +3,8 @@
 //! receipts, headers, chain.rlp/headers.rlp inputs, Bor extra-data, SSZ accumulators).
 
 use hypasis_validation::{
-    EpochRecord, HistoricalAccumulator, SealedHeader, body, bor, input, receipts, split_concatenated,
+    EpochRecord, HistoricalAccumulator, SealedHeader, body, bor, input, receipts,
+    split_concatenated,
 };
 use libfuzzer_sys::fuzz_target;
 

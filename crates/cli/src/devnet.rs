@@ -19,13 +19,13 @@ use alloy_primitives::{B256, Bytes};
 use anyhow::Context;
 use clap::Args;
 use hypasis_devnet::{CheckpointFeed, DevBlock, Devnet, DevnetParams, serve_heimdall};
-use hypasis_devp2p::{
+use hypasis_network::{
     BlockSource, MemoryBlockSource,
     chain::{Head, local_status, session_config},
-    identity::generate_secret_key,
     server::Server,
 };
 use hypasis_primitives::chain::ChainSpec;
+use hypasis_rlpx::identity::generate_secret_key;
 
 /// `hypasis devnet ...`
 #[derive(Debug, Args)]

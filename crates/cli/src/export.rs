@@ -5,7 +5,7 @@
 //! ```
 //!
 //! The formats are those of `hypasis p2p fetch` and `hypasis verify --blocks/--receipts`
-//! ([`hypasis_devp2p::blockfile`]): `chain.rlp` is geth's export format, concatenated
+//! ([`hypasis_network::blockfile`]): `chain.rlp` is geth's export format, concatenated
 //! `rlp([header, txs, ommers(, withdrawals)])`; `receipts.rlp` holds one eth/68 receipt list per
 //! block (the store keeps receipts in exactly that form, so they are written as stored).
 //!
@@ -22,8 +22,8 @@ use std::{
 
 use anyhow::Context;
 use clap::Args;
-use hypasis_devp2p::blockfile;
 use hypasis_gaps::Range;
+use hypasis_network::blockfile;
 use hypasis_storage_api::{BlockStorage, StorageError};
 use hypasis_storage_redb::RedbStorage;
 use indicatif::{ProgressBar, ProgressStyle};

@@ -10,16 +10,20 @@ use std::{
 use alloy_primitives::U256;
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use hypasis_devp2p::{
-    BlockSource, Enode, EthVersion, SecretKey,
+use hypasis_downloader::fetch::{FetchConfig, FetchError, FetchedBlock, Progress, fetch_range};
+use hypasis_eth_wire::EthVersion;
+use hypasis_network::{
+    BlockSource,
     blockfile::{self, BlockFileError},
     chain::{Head, session_config},
-    fetch::{FetchConfig, FetchError, FetchedBlock, Progress, fetch_range},
-    identity::{generate_secret_key, load_or_generate_secret_key},
     server::Server,
     session::{SessionConfig, SessionError, connect},
 };
 use hypasis_primitives::chain::ChainSpec;
+use hypasis_rlpx::{
+    Enode, SecretKey,
+    identity::{generate_secret_key, load_or_generate_secret_key},
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::chains::ChainArg;
@@ -178,7 +182,7 @@ enum P2pError {
     #[error("invalid enode URL `{url}`: {source}")]
     Enode {
         url: String,
-        source: hypasis_devp2p::EnodeError,
+        source: hypasis_rlpx::EnodeError,
     },
     #[error("--from {from} is above --to {to}")]
     EmptyRange { from: u64, to: u64 },
@@ -251,7 +255,7 @@ async fn dial(
     spec: &ChainSpec,
     url: &str,
     opts: &DialOpts,
-) -> anyhow::Result<hypasis_devp2p::Session> {
+) -> anyhow::Result<hypasis_network::Session> {
     let enode = parse_enode(url)?;
     let key = secret(opts.key_file.as_deref())?;
     let mut config: SessionConfig = session_config(spec, &Head::genesis(spec));
@@ -267,7 +271,7 @@ async fn dial(
 }
 
 async fn discover(args: DiscoverArgs) -> anyhow::Result<()> {
-    use hypasis_devp2p::discv4::{Discv4, Discv4Config};
+    use hypasis_discv4::{Discv4, Discv4Config};
     let bootnodes = args
         .bootnodes
         .iter()
@@ -334,11 +338,11 @@ async fn ping(args: PingArgs) -> anyhow::Result<()> {
         fork.next
     );
     match st {
-        hypasis_devp2p::Status::Eth68(s) => {
+        hypasis_eth_wire::Status::Eth68(s) => {
             println!("head:          {}", s.head_hash);
             println!("total diff.:   {}", s.total_difficulty);
         }
-        hypasis_devp2p::Status::Eth69(s) => {
+        hypasis_eth_wire::Status::Eth69(s) => {
             println!("block range:   {}..={}", s.earliest_block, s.latest_block);
             println!("latest hash:   {}", s.latest_hash);
             if let Some(td) = s.total_difficulty {
@@ -347,7 +351,7 @@ async fn ping(args: PingArgs) -> anyhow::Result<()> {
         }
     }
     session
-        .disconnect(hypasis_devp2p::p2p::DisconnectReason::ClientQuitting)
+        .disconnect(hypasis_rlpx::p2p::DisconnectReason::ClientQuitting)
         .await;
     Ok(())
 }
@@ -472,7 +476,7 @@ async fn fetch(args: FetchArgs) -> anyhow::Result<()> {
     .await;
     bar.finish_and_clear();
     session
-        .disconnect(hypasis_devp2p::p2p::DisconnectReason::ClientQuitting)
+        .disconnect(hypasis_rlpx::p2p::DisconnectReason::ClientQuitting)
         .await;
     result.map_err(P2pError::from)?;
     writer.finish()?;
@@ -504,12 +508,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut last_ts = 0;
     for b in &blocks {
-        let h = hypasis_devp2p::verify::CheckedHeader::decode(b.header.clone()).map_err(|e| {
-            P2pError::Data {
-                what: format!("block {}", b.number),
-                reason: e.to_string(),
-            }
-        })?;
+        let h =
+            hypasis_downloader::verify::CheckedHeader::decode(b.header.clone()).map_err(|e| {
+                P2pError::Data {
+                    what: format!("block {}", b.number),
+                    reason: e.to_string(),
+                }
+            })?;
         td += h.header.difficulty;
         last_ts = h.header.timestamp;
     }
@@ -580,10 +585,10 @@ impl Rate {
 async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     use alloy_primitives::{B256, Bytes};
     use futures::{StreamExt, stream};
-    use hypasis_devp2p::{
+    use hypasis_downloader::verify::{check_body, check_header_chain};
+    use hypasis_network::{
         pool::{Pool, PoolConfig},
         testchain,
-        verify::{check_body, check_header_chain},
     };
 
     let n = args.blocks.max(1);
@@ -611,11 +616,11 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     };
 
     let source: Arc<dyn BlockSource> = Arc::new(testchain::source(&blocks));
-    let status = hypasis_devp2p::LocalStatus {
+    let status = hypasis_network::LocalStatus {
         network_id: 9_999_999,
         genesis: blocks[0].hash,
-        fork_id: hypasis_devp2p::ForkId {
-            hash: hypasis_devp2p::eth::ForkHash([1, 2, 3, 4]),
+        fork_id: hypasis_eth_wire::ForkId {
+            hash: hypasis_eth_wire::eth::ForkHash([1, 2, 3, 4]),
             next: 0,
         },
         total_difficulty: U256::from(n),

@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::Args;
 use hypasis_checkpoint_sources::config::SourceArgs;
 use hypasis_config::TlsMode;
-use hypasis_devp2p::Enode;
 use hypasis_primitives::VerificationLevel;
+use hypasis_rlpx::Enode;
 use hypasis_scheduler_core::Direction;
 use hypasis_standalone::{
     AnchorChoice, Progress, Standalone, StandaloneConfig, Summary, parse_trusted,

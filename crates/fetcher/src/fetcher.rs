@@ -7,12 +7,12 @@ use crate::lease::{LeaseError, LeaseSource, LeasedUnit};
 use crate::metrics::FetcherMetrics;
 use crate::sink::{BlockSink, MAX_BATCH_BYTES, split_batches};
 use alloy_primitives::{B256, Bytes};
-use hypasis_devp2p::blockfile::receipts_file_item;
-use hypasis_devp2p::fetch::{
+use hypasis_downloader::fetch::{
     FetchConfig, FetchError, FetchedBlock, Progress, Requester, fetch_range,
 };
-use hypasis_devp2p::pool::{Fault, PeerId, Pool};
-use hypasis_devp2p::verify::VerifyError;
+use hypasis_downloader::verify::VerifyError;
+use hypasis_network::blockfile::receipts_file_item;
+use hypasis_network::pool::{Fault, PeerId, Pool};
 use hypasis_primitives::{Checkpoint, RawBlock, VerificationLevel};
 use hypasis_scheduler_core::{Direction, FailureReason};
 use hypasis_validation::{
@@ -1138,7 +1138,7 @@ impl Requester for Pooled {
     async fn receipts(
         &self,
         hashes: Vec<B256>,
-        limits: Vec<hypasis_devp2p::receipts::ReceiptLimits>,
+        limits: Vec<hypasis_network::receipts::ReceiptLimits>,
     ) -> Result<(Self::Tag, Vec<Vec<Bytes>>), FetchError> {
         let keep = hashes.clone();
         let (tag, r) = self.pool.receipts(hashes, limits).await?;

@@ -1,10 +1,10 @@
 //! The `hypasis.v1.Fetcher` gRPC service over a [`Fetcher`]: status, peers, bans.
 
 use crate::Fetcher;
-use hypasis_devp2p::Enode;
-use hypasis_devp2p::pool::Fault;
+use hypasis_network::pool::Fault;
 use hypasis_proto::v1;
 use hypasis_proto::v1::fetcher_server::{Fetcher as FetcherRpc, FetcherServer};
+use hypasis_rlpx::Enode;
 use std::time::Duration;
 use tonic::{Request, Response, Status};
 
@@ -125,7 +125,7 @@ impl FetcherRpc for FetcherGrpc {
             Ok(e) => e.id,
             Err(_) => text
                 .trim_start_matches("0x")
-                .parse::<hypasis_devp2p::NodeId>()
+                .parse::<hypasis_rlpx::NodeId>()
                 .map_err(|_| {
                     Status::invalid_argument(format!(
                         "`peer`: expected a node id (128 hex digits) or an enode URL, got `{text}`"

@@ -8,17 +8,17 @@ use alloy_consensus::Header;
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{B256, Bytes, U256};
 use alloy_rlp::{Decodable, Encodable};
-use hypasis_devp2p::{
+use hypasis_eth_wire::eth::{ForkHash, ForkId};
+use hypasis_fetcher_core::{Fetcher, FetcherConfig, FetcherMetrics, InProcessLeases, StorageSink};
+use hypasis_gaps::Range;
+use hypasis_network::{
     BlockSource, LocalStatus, MemoryBlockSource, SessionConfig,
-    eth::{ForkHash, ForkId},
-    identity::generate_secret_key,
     pool::{Pool, PoolConfig},
     server::Server,
     testchain::{self, TestBlock},
 };
-use hypasis_fetcher_core::{Fetcher, FetcherConfig, FetcherMetrics, InProcessLeases, StorageSink};
-use hypasis_gaps::Range;
 use hypasis_primitives::ChainSpec;
+use hypasis_rlpx::identity::generate_secret_key;
 use hypasis_scheduler_core::{
     Anchor, AnchorSource, BackoffConfig, DurableScheduler, SchedulerConfig, SystemClock,
     store::StorageSchedulerStore,
@@ -103,7 +103,7 @@ struct Setup {
     _dir: tempfile::TempDir,
     _servers: Vec<Server>,
     liar: Option<Server>,
-    later: Vec<hypasis_devp2p::Enode>,
+    later: Vec<hypasis_rlpx::Enode>,
 }
 
 /// `testchain` blocks with the header's logs bloom set from the receipts (the generator leaves
@@ -317,7 +317,7 @@ async fn assert_identical(s: &Setup, from: u64, to: u64) {
         assert_eq!(b.body, src.body, "block {}", b.number);
         assert_eq!(
             b.receipts.to_vec(),
-            hypasis_devp2p::blockfile::receipts_file_item(&src.receipts),
+            hypasis_network::blockfile::receipts_file_item(&src.receipts),
             "block {}",
             b.number
         );
@@ -436,7 +436,7 @@ async fn fetcher_validates_through_the_validator_service_and_bans_liars() {
 /// the chain and the tip margin, and the sync completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
-    use hypasis_devp2p::EthVersion;
+    use hypasis_eth_wire::EthVersion;
     use hypasis_scheduler_core::UnitFilter;
 
     let _ = tracing_subscriber::fmt()

@@ -12,6 +12,7 @@ pub mod block;
 pub mod chain;
 pub mod checkpoint;
 pub mod fault;
+pub mod rlp;
 
 pub use alloy_primitives::{Address, B256, Bytes, keccak256};
 pub use block::{BlockIntegrityError, RawBlock};

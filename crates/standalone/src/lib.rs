@@ -21,17 +21,17 @@ use hypasis_checkpoint_sources::store::LocalStore;
 use hypasis_checkpoint_sources::{CheckpointMetrics, CrossChecker};
 use hypasis_config::{CommonConfig, LogFormat, TlsMode};
 use hypasis_coordination::{Coordinator, LocalCoordinator};
-use hypasis_devp2p::Enode;
-use hypasis_devp2p::chain::{Head, session_config};
-use hypasis_devp2p::identity::{generate_secret_key, node_id};
-use hypasis_devp2p::pool::{HeadBound, Pool, PoolConfig};
 use hypasis_fetcher_core::{
     Fetcher, FetcherConfig, FetcherGrpc, FetcherMetrics, InProcessLeases, LeaseError, LeaseSource,
     LeasedUnit, StorageSink,
 };
 use hypasis_gaps::Range;
+use hypasis_network::chain::{Head, session_config};
+use hypasis_network::pool::{HeadBound, Pool, PoolConfig};
 use hypasis_primitives::{B256, ChainSpec, VerificationLevel};
 use hypasis_proto::v1;
+use hypasis_rlpx::Enode;
+use hypasis_rlpx::identity::{generate_secret_key, node_id};
 use hypasis_scheduler_core::service::{ChainInfo, NodeConfig, SchedulerNode};
 use hypasis_scheduler_core::store::StorageSchedulerStore;
 use hypasis_scheduler_core::{
@@ -390,10 +390,10 @@ impl Standalone {
             .map_or(0, |a| a.port());
         let pool = Pool::start(pool_cfg, secret, listener);
         if let Some(addr) = cfg.discovery {
-            let disc = hypasis_devp2p::discv4::Discv4::bind(
+            let disc = hypasis_discv4::Discv4::bind(
                 addr,
                 secret,
-                hypasis_devp2p::discv4::Discv4Config {
+                hypasis_discv4::Discv4Config {
                     bootnodes: cfg.bootnodes.clone(),
                     tcp_port,
                     ..Default::default()
@@ -404,7 +404,7 @@ impl Standalone {
             pool.discover_from(Arc::new(disc));
         }
         let mut fc = FetcherConfig::new(id.clone());
-        fc.fetch = hypasis_devp2p::fetch::FetchConfig::for_chain(&spec);
+        fc.fetch = hypasis_downloader::fetch::FetchConfig::for_chain(&spec);
         fc.parallel_units = cfg.parallel_units.max(1);
         fc.memory_budget = cfg.memory_budget.max(1024 * 1024);
         let fetcher = Fetcher::new(
@@ -625,7 +625,7 @@ pub async fn store_genesis(
         hash,
         header: header.into(),
         body: body.to_vec().into(),
-        receipts: hypasis_devp2p::blockfile::receipts_file_item(&[]).into(),
+        receipts: hypasis_network::blockfile::receipts_file_item(&[]).into(),
     };
     storage
         .put_batch(&hypasis_storage_api::BlockBatch {

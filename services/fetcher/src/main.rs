@@ -10,15 +10,15 @@ use anyhow::Context;
 use clap::Parser;
 use hypasis_config::{CommonArgs, TlsMode};
 use hypasis_coordination::{Coordinator, EtcdCoordinator, EtcdOptions};
-use hypasis_devp2p::Enode;
-use hypasis_devp2p::chain::{Head, session_config};
-use hypasis_devp2p::identity::{generate_secret_key, node_id};
-use hypasis_devp2p::pool::{Pool, PoolConfig};
 use hypasis_fetcher_core::{
     Fetcher, FetcherConfig, FetcherGrpc, FetcherMetrics, GrpcLeases, GrpcStoreSink,
 };
+use hypasis_network::chain::{Head, session_config};
+use hypasis_network::pool::{Pool, PoolConfig};
 use hypasis_primitives::ChainSpec;
 use hypasis_proto::v1;
+use hypasis_rlpx::Enode;
+use hypasis_rlpx::identity::{generate_secret_key, node_id};
 use hypasis_server::ServiceRuntime;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -183,7 +183,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("fetcher-{}", &format!("{:x}", node_id(&secret))[..12]));
             let mut pool_cfg = PoolConfig::new(session_config(&spec, &Head::genesis(&spec)));
             pool_cfg.head_bound =
-                hypasis_devp2p::pool::HeadBound::for_genesis(spec.genesis_timestamp());
+                hypasis_network::pool::HeadBound::for_genesis(spec.genesis_timestamp());
             pool_cfg.max_peers = args.max_peers.max(1);
             pool_cfg.static_peers = static_peers;
             let listener = match args.p2p_listen {
@@ -209,10 +209,10 @@ fn main() -> anyhow::Result<()> {
                     .iter()
                     .filter_map(|e| e.parse::<Enode>().ok())
                     .collect();
-                let disc = hypasis_devp2p::discv4::Discv4::bind(
+                let disc = hypasis_discv4::Discv4::bind(
                     args.discovery_listen,
                     secret,
-                    hypasis_devp2p::discv4::Discv4Config {
+                    hypasis_discv4::Discv4Config {
                         bootnodes,
                         tcp_port,
                         ..Default::default()
@@ -233,7 +233,7 @@ fn main() -> anyhow::Result<()> {
             let store = connect(&args.store, &tls, "store").await?;
             let store_channel = store.clone();
             let mut fc = FetcherConfig::new(id.clone());
-            fc.fetch = hypasis_devp2p::fetch::FetchConfig::for_chain(&spec);
+            fc.fetch = hypasis_downloader::fetch::FetchConfig::for_chain(&spec);
             fc.memory_budget = args.memory_budget_mb.max(1) * 1024 * 1024;
             fc.parallel_units = args.parallel_units.max(1);
             if let Some(url) = &args.validator {

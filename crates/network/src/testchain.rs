@@ -1,0 +1,187 @@
+//! A synthetic chain generator for tests and benchmarks: linked headers whose transactions
+//! roots, ommers hashes, withdrawals roots and receipts roots match their bodies and receipts.
+//!
+//! Transactions are well-formed RLP shaped like real ones (legacy lists and EIP-2718 typed
+//! byte strings) but are not signed: only the roots matter to the downloader.
+
+use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header};
+use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
+use alloy_rlp::Encodable;
+use alloy_trie::root::ordered_trie_root_encoded;
+
+use hypasis_primitives::rlp::{put_string_header, wrap_list};
+
+use crate::source::MemoryBlockSource;
+
+/// A generated block.
+#[derive(Debug, Clone)]
+pub struct TestBlock {
+    /// Number.
+    pub number: u64,
+    /// Hash.
+    pub hash: B256,
+    /// Header RLP.
+    pub header: Bytes,
+    /// Body RLP.
+    pub body: Bytes,
+    /// Consensus receipts.
+    pub receipts: Vec<Bytes>,
+}
+
+fn tx(seed: u64, i: usize) -> Vec<u8> {
+    // Legacy-looking: [nonce, gasPrice, gas, to, value, data, v, r, s].
+    let mut p = Vec::with_capacity(200);
+    (seed + i as u64).encode(&mut p);
+    1_000_000_000u64.encode(&mut p);
+    21_000u64.encode(&mut p);
+    Address::with_last_byte((seed % 251) as u8).encode(&mut p);
+    U256::from(seed * 7 + i as u64).encode(&mut p);
+    Bytes::from(vec![(seed as u8) ^ (i as u8); 16 + (i % 4) * 16]).encode(&mut p);
+    37u64.encode(&mut p);
+    keccak256(seed.to_be_bytes()).encode(&mut p);
+    keccak256((seed + 1).to_be_bytes()).encode(&mut p);
+    let list = wrap_list(&p);
+    if i.is_multiple_of(2) {
+        list
+    } else {
+        // Typed (type 2) transaction: type byte followed by the payload.
+        let mut typed = vec![0x02];
+        typed.extend_from_slice(&list);
+        typed
+    }
+}
+
+fn receipt(typed: bool, cumulative_gas: u64, seed: u64) -> Vec<u8> {
+    let address = Address::with_last_byte(seed as u8);
+    let topic = keccak256(seed.to_le_bytes());
+    let mut bloom = Bloom::ZERO;
+    bloom.accrue_raw_log(address, &[topic]);
+    let mut log_full = Vec::new();
+    address.encode(&mut log_full);
+    let mut topics = Vec::new();
+    topic.encode(&mut topics);
+    log_full.extend_from_slice(&wrap_list(&topics));
+    Bytes::from(vec![seed as u8; 32]).encode(&mut log_full);
+    let logs = wrap_list(&wrap_list(&log_full));
+    let mut p = Vec::new();
+    1u8.encode(&mut p);
+    cumulative_gas.encode(&mut p);
+    bloom.encode(&mut p);
+    p.extend_from_slice(&logs);
+    let mut out = Vec::new();
+    if typed {
+        out.push(0x02);
+    }
+    out.extend_from_slice(&wrap_list(&p));
+    out
+}
+
+/// Generates blocks `0..count` with `txs_per_block` transactions each (every 10th block is
+/// empty). Blocks from `withdrawals_from` on carry one withdrawal.
+pub fn generate(count: u64, txs_per_block: usize, withdrawals_from: Option<u64>) -> Vec<TestBlock> {
+    generate_after(B256::ZERO, 0, count, txs_per_block, withdrawals_from)
+}
+
+/// Like [`generate`], but the blocks are `first..first + count` and block `first`'s parent
+/// hash is `parent` (e.g. a chain spec's genesis hash with `first = 1`).
+pub fn generate_after(
+    parent: B256,
+    first: u64,
+    count: u64,
+    txs_per_block: usize,
+    withdrawals_from: Option<u64>,
+) -> Vec<TestBlock> {
+    let mut out: Vec<TestBlock> = Vec::with_capacity(count as usize);
+    let mut parent = parent;
+    for n in first..first + count {
+        let ntx = if n % 10 == 9 || n == 0 {
+            0
+        } else {
+            txs_per_block
+        };
+        let txs: Vec<Vec<u8>> = (0..ntx).map(|i| tx(n, i)).collect();
+        let receipts: Vec<Vec<u8>> = (0..ntx)
+            .map(|i| receipt(i % 2 == 1, 21_000 * (i as u64 + 1), n * 1000 + i as u64))
+            .collect();
+        let mut txs_wire = Vec::new();
+        for t in &txs {
+            if t[0] >= 0xc0 {
+                txs_wire.extend_from_slice(t);
+            } else {
+                put_string_header(&mut txs_wire, t.len());
+                txs_wire.extend_from_slice(t);
+            }
+        }
+        let mut body = wrap_list(&txs_wire);
+        body.push(0xc0);
+        let withdrawals = withdrawals_from.is_some_and(|w| n >= w);
+        let mut withdrawals_root = None;
+        if withdrawals {
+            let mut w = Vec::new();
+            n.encode(&mut w);
+            (n % 100).encode(&mut w);
+            Address::with_last_byte(7).encode(&mut w);
+            1_000_000u64.encode(&mut w);
+            let item = wrap_list(&w);
+            withdrawals_root = Some(ordered_trie_root_encoded(&[&item]));
+            body.extend_from_slice(&wrap_list(&item));
+        }
+        let body = wrap_list(&body);
+        let header = Header {
+            parent_hash: parent,
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: Address::with_last_byte(0xbe),
+            state_root: keccak256(n.to_be_bytes()),
+            transactions_root: ordered_trie_root_encoded(&txs),
+            receipts_root: ordered_trie_root_encoded(&receipts),
+            difficulty: U256::from(1),
+            number: n,
+            gas_limit: 30_000_000,
+            gas_used: 21_000 * ntx as u64,
+            timestamp: 1_700_000_000 + n * 2,
+            extra_data: Bytes::from(vec![0u8; 32]),
+            base_fee_per_gas: Some(7),
+            withdrawals_root,
+            ..Default::default()
+        };
+        let mut h = Vec::new();
+        header.encode(&mut h);
+        let hash = keccak256(&h);
+        parent = hash;
+        out.push(TestBlock {
+            number: n,
+            hash,
+            header: h.into(),
+            body: body.into(),
+            receipts: receipts.into_iter().map(Bytes::from).collect(),
+        });
+    }
+    out
+}
+
+/// The blocks in geth export format and the matching receipts file.
+pub fn export(blocks: &[TestBlock]) -> (Vec<u8>, Vec<u8>) {
+    let mut chain = Vec::new();
+    let mut receipts = Vec::new();
+    for b in blocks {
+        chain.extend_from_slice(
+            &crate::blockfile::block_rlp(&b.header, &b.body).expect("generated body is a list"),
+        );
+        receipts.extend_from_slice(&crate::blockfile::receipts_file_item(&b.receipts));
+    }
+    (chain, receipts)
+}
+
+/// Puts generated blocks into a [`MemoryBlockSource`].
+pub fn source(blocks: &[TestBlock]) -> MemoryBlockSource {
+    let mut s = MemoryBlockSource::new();
+    for b in blocks {
+        s.insert(
+            b.number,
+            b.header.clone(),
+            b.body.clone(),
+            b.receipts.clone(),
+        );
+    }
+    s
+}
