@@ -4,6 +4,7 @@
 //! refreshed with random lookups. Static-peer (`--no-discovery`) mode simply does not start
 //! this service and gives the pool its peers directly.
 
+mod fault;
 pub mod packet;
 pub mod table;
 

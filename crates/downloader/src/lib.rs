@@ -18,6 +18,7 @@ use hypasis_primitives::rlp as rlp_util;
 #[cfg(feature = "test-utils")]
 use hypasis_rlpx::{ecies, frame, handshake, identity, p2p};
 
+mod fault;
 pub mod fetch;
 #[cfg(feature = "test-utils")]
 pub mod fuzzing;

@@ -4,5 +4,6 @@
 //! No function in this crate panics on bytes received from the network.
 
 pub mod eth;
+mod fault;
 
 pub use eth::{Dialect, EthMessage, EthVersion, ForkId, GetBlockHeaders, Status, Wire};

@@ -19,6 +19,7 @@ use hypasis_rlpx::{enode, frame, handshake, identity, p2p};
 
 pub mod blockfile;
 pub mod chain;
+mod fault;
 pub mod pool;
 pub mod receipts;
 pub mod server;

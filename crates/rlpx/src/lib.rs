@@ -9,6 +9,7 @@
 
 pub mod ecies;
 pub mod enode;
+mod fault;
 pub mod frame;
 pub mod handshake;
 pub mod identity;
