@@ -24,7 +24,7 @@ use alloy_rlp::Decodable;
 use hypasis_coordination::testing::EtcdServer;
 use hypasis_eth_wire::EthVersion;
 use hypasis_integration_tests::{ChildGuard, bin, free_addr, generate_certs, spawn_first_line};
-use hypasis_network::blockfile::{FileBlock, load_source, parse_chain, parse_receipts};
+use hypasis_network::blockfile::load_source;
 use hypasis_network::chain::{Head, session_config};
 use hypasis_network::server::Server;
 use hypasis_network::{BlockSource, MemoryBlockSource};
@@ -34,6 +34,7 @@ use hypasis_proto::v1::fetcher_client::FetcherClient;
 use hypasis_proto::v1::scheduler_client::SchedulerClient;
 use hypasis_proto::v1::store_client::StoreClient;
 use hypasis_rlpx::identity::generate_secret_key;
+use hypasis_storage_api::blockfile::{FileBlock, parse_chain, parse_receipts};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// Blocks of the devnet chain (after genesis).
@@ -761,7 +762,7 @@ impl Cluster {
             assert_eq!(b.body, src.body.to_vec(), "body {}", b.number);
             assert_eq!(
                 b.receipts,
-                hypasis_network::blockfile::receipts_file_item(&self.chain.receipts[i]),
+                hypasis_storage_api::blockfile::receipts_file_item(&self.chain.receipts[i]),
                 "receipts {}",
                 b.number
             );

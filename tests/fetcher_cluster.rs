@@ -190,7 +190,7 @@ async fn fetcher_cluster_syncs_chain_byte_identical() {
         assert_eq!(b.body, src.body.to_vec(), "block {}", b.number);
         assert_eq!(
             b.receipts,
-            hypasis_network::blockfile::receipts_file_item(&src.receipts),
+            hypasis_storage_api::blockfile::receipts_file_item(&src.receipts),
             "block {}",
             b.number
         );

@@ -22,7 +22,7 @@ use std::{
 
 use hypasis_downloader::verify::{check_body, check_header_chain, check_receipts};
 use hypasis_integration_tests::{ChildGuard, bin, free_addr, repo_root, spawn_first_line};
-use hypasis_network::blockfile::{parse_chain, parse_receipts};
+use hypasis_storage_api::blockfile::{parse_chain, parse_receipts};
 
 const BLOCKS: u64 = 2000;
 

@@ -23,7 +23,7 @@ use std::{
 use anyhow::Context;
 use clap::Args;
 use hypasis_gaps::Range;
-use hypasis_network::blockfile;
+use hypasis_storage_api::blockfile;
 use hypasis_storage_api::{BlockStorage, StorageError};
 use hypasis_storage_redb::RedbStorage;
 use indicatif::{ProgressBar, ProgressStyle};

@@ -11,12 +11,12 @@
 #[cfg(feature = "test-utils")]
 use hypasis_discv4 as discv4;
 use hypasis_eth_wire::eth;
-#[cfg(feature = "test-utils")]
-use hypasis_network::blockfile;
 use hypasis_network::{receipts, session};
 use hypasis_primitives::rlp as rlp_util;
 #[cfg(feature = "test-utils")]
 use hypasis_rlpx::{ecies, frame, handshake, identity, p2p};
+#[cfg(feature = "test-utils")]
+use hypasis_storage_api::blockfile;
 
 mod fault;
 pub mod fetch;

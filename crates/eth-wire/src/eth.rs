@@ -14,7 +14,7 @@ pub use alloy_eips::eip2124::{
     ForkFilter, ForkHash, ForkId, ValidationError as ForkValidationError,
 };
 
-use hypasis_primitives::rlp::{Items, decode_exact, list_payload, put_string_header, wrap_list};
+use hypasis_primitives::rlp::{Items, decode_exact, list_payload, wrap_list};
 use hypasis_rlpx::p2p::{Capability, MessageError, ProtocolSpec};
 
 /// eth message ids (relative to the capability offset).
@@ -961,16 +961,7 @@ fn receipt68_to_consensus(parent: &bytes::Bytes, raw: &[u8]) -> alloy_rlp::Resul
 /// Encodes a block's consensus receipts as the eth/68 wire list (typed receipts wrapped as
 /// byte strings, legacy receipts verbatim).
 pub fn consensus_receipts_to_eth68(receipts: &[Bytes]) -> Vec<u8> {
-    let mut inner = Vec::new();
-    for r in receipts {
-        if r.first().is_some_and(|b| *b >= 0xc0) {
-            inner.extend_from_slice(r);
-        } else {
-            put_string_header(&mut inner, r.len());
-            inner.extend_from_slice(r);
-        }
-    }
-    wrap_list(&inner)
+    hypasis_primitives::block::receipt_list_rlp(receipts)
 }
 
 /// Raw fields of a receipt: `(tx_type, status_raw, cumulative_gas_raw, logs_raw)`.

@@ -11,10 +11,10 @@ use hypasis_downloader::fetch::{
     FetchConfig, FetchError, FetchedBlock, Progress, Requester, fetch_range,
 };
 use hypasis_downloader::verify::VerifyError;
-use hypasis_network::blockfile::receipts_file_item;
 use hypasis_network::pool::{Fault, PeerId, Pool};
 use hypasis_primitives::{Checkpoint, RawBlock, VerificationLevel};
 use hypasis_scheduler_core::{Direction, FailureReason};
+use hypasis_storage_api::blockfile::receipts_file_item;
 use hypasis_validation::{
     Anchors, BlockData, CheckpointAnchor, SealedHeader, ValidationError, Validator,
 };

@@ -5,7 +5,6 @@
 use hypasis_primitives::{Fault, FaultClass};
 
 use crate::{
-    blockfile::BlockFileError,
     pool::PoolError,
     receipts::PartialReceiptsError,
     session::{Blame, SessionError},
@@ -37,21 +36,6 @@ impl Fault for PoolError {
     /// been scored by the pool.
     fn fault(&self) -> FaultClass {
         FaultClass::Local
-    }
-}
-
-impl Fault for BlockFileError {
-    /// Block files are local files named by the operator.
-    fn fault(&self) -> FaultClass {
-        match self {
-            Self::Io { source, .. } => match source.fault() {
-                FaultClass::Local => FaultClass::Local,
-                _ => FaultClass::Fatal,
-            },
-            Self::MalformedBlock { .. }
-            | Self::MalformedReceipts { .. }
-            | Self::CountMismatch { .. } => FaultClass::Fatal,
-        }
     }
 }
 
@@ -110,22 +94,12 @@ mod tests {
     }
 
     #[test]
-    fn receipts_pool_and_block_file_errors() {
+    fn receipt_and_pool_errors() {
         let e = PartialReceiptsError::NoProgress { index: 0 };
         assert_eq!(e.fault(), FaultClass::Peer);
         assert_eq!(
             PoolError::NoPeers(Duration::from_secs(1)).fault(),
             FaultClass::Local
         );
-        let missing = BlockFileError::Io {
-            path: "chain.rlp".into(),
-            source: io::Error::from(io::ErrorKind::PermissionDenied),
-        };
-        assert_eq!(missing.fault(), FaultClass::Fatal);
-        let e = BlockFileError::CountMismatch {
-            blocks: 2,
-            receipts: 1,
-        };
-        assert_eq!(e.fault(), FaultClass::Fatal);
     }
 }

@@ -165,9 +165,12 @@ pub fn export(blocks: &[TestBlock]) -> (Vec<u8>, Vec<u8>) {
     let mut receipts = Vec::new();
     for b in blocks {
         chain.extend_from_slice(
-            &crate::blockfile::block_rlp(&b.header, &b.body).expect("generated body is a list"),
+            &hypasis_storage_api::blockfile::block_rlp(&b.header, &b.body)
+                .expect("generated body is a list"),
         );
-        receipts.extend_from_slice(&crate::blockfile::receipts_file_item(&b.receipts));
+        receipts.extend_from_slice(&hypasis_storage_api::blockfile::receipts_file_item(
+            &b.receipts,
+        ));
     }
     (chain, receipts)
 }

@@ -210,6 +210,22 @@ impl RawBlock {
     }
 }
 
+/// Encodes consensus receipt encodings (legacy receipts as RLP lists, typed receipts as
+/// `type ‖ rlp(...)`) as the receipt-list RLP of [`RawBlock::receipts`]: one element of an
+/// eth/68 `Receipts` message, typed receipts wrapped as byte strings.
+pub fn receipt_list_rlp(receipts: &[Bytes]) -> Vec<u8> {
+    let mut inner = Vec::new();
+    for r in receipts {
+        if r.first().is_some_and(|b| *b >= 0xc0) {
+            inner.extend_from_slice(r);
+        } else {
+            crate::rlp::put_string_header(&mut inner, r.len());
+            inner.extend_from_slice(r);
+        }
+    }
+    crate::rlp::wrap_list(&inner)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

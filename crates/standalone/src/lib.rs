@@ -625,7 +625,7 @@ pub async fn store_genesis(
         hash,
         header: header.into(),
         body: body.to_vec().into(),
-        receipts: hypasis_network::blockfile::receipts_file_item(&[]).into(),
+        receipts: hypasis_storage_api::blockfile::receipts_file_item(&[]).into(),
     };
     storage
         .put_batch(&hypasis_storage_api::BlockBatch {

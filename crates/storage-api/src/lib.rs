@@ -16,6 +16,7 @@ use hypasis_gaps::{Range, RangeSet};
 use hypasis_primitives::{BlockIntegrityError, Checkpoint, RawBlock, VerificationLevel};
 use std::collections::BTreeMap;
 
+pub mod blockfile;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 

@@ -1,4 +1,5 @@
-//! Zero-copy RLP item splitting (canonical form enforced by `alloy_rlp::Header`), never
+//! A typed view (list or string, payload, whole encoding) over the zero-copy RLP walker of
+//! [`hypasis_primitives::rlp`] (canonical form enforced by `alloy_rlp::Header`), never
 //! panicking on malformed input.
 
 /// One RLP item, borrowed.
@@ -12,22 +13,13 @@ pub(crate) struct Item<'a> {
     pub raw: &'a [u8],
 }
 
-/// Reads one item from the front of `buf` and advances it.
+/// Reads one item from the front of `buf` and advances it (the walk is
+/// [`hypasis_primitives::rlp::next_item`]; this adds the typed view).
 pub(crate) fn next_item<'a>(buf: &mut &'a [u8]) -> Result<Item<'a>, String> {
-    let start = *buf;
-    let mut rest = *buf;
-    let header = alloy_rlp::Header::decode(&mut rest).map_err(|e| e.to_string())?;
-    let header_len = start.len() - rest.len();
-    if header.payload_length > rest.len() {
-        return Err(format!(
-            "item claims {} bytes, {} remain",
-            header.payload_length,
-            rest.len()
-        ));
-    }
-    let payload = &rest[..header.payload_length];
-    let raw = &start[..header_len + header.payload_length];
-    *buf = &rest[header.payload_length..];
+    let raw = hypasis_primitives::rlp::next_item(buf).map_err(|e| e.to_string())?;
+    let mut payload = raw;
+    // `raw` is one complete item: its header decodes and its payload is the rest.
+    let header = alloy_rlp::Header::decode(&mut payload).map_err(|e| e.to_string())?;
     Ok(Item {
         is_list: header.list,
         payload,
@@ -96,11 +88,7 @@ impl<'a> Item<'a> {
 
 /// Encodes an RLP list header for a payload of `len` bytes.
 pub(crate) fn list_header(len: usize, out: &mut Vec<u8>) {
-    alloy_rlp::Header {
-        list: true,
-        payload_length: len,
-    }
-    .encode(out);
+    hypasis_primitives::rlp::put_list_header(out, len);
 }
 
 /// Splits concatenated RLP items (a `chain.rlp` / `headers.rlp` / `receipts.rlp` file).
