@@ -458,107 +458,47 @@ pub struct Enr {
 }
 
 impl Enr {
-    /// Decodes and verifies a record.
+    /// Decodes and verifies a record (`enr` crate: size cap, sorted unique keys, "v4"
+    /// identity scheme, signature).
     pub fn decode(raw: &[u8]) -> Result<Self, PacketError> {
         if raw.len() > MAX_ENR_SIZE {
             return Err(PacketError::Invalid("ENR larger than 300 bytes"));
         }
         let mut b = raw;
-        let payload = list_payload(&mut b)?;
+        let record = <enr::Enr<SecretKey> as alloy_rlp::Decodable>::decode(&mut b)
+            .map_err(PacketError::Rlp)?;
         if !b.is_empty() {
             return Err(PacketError::Invalid("trailing bytes after ENR"));
         }
-        let mut it = Items::new(payload);
-        let mut sb = it.require_raw()?;
-        let signature = Header::decode_bytes(&mut sb, false)?;
-        let content_start = payload.len() - it.rest_len();
-        let content = &payload[content_start..];
-        let seq: u64 = it.require()?;
-        let mut prev: Option<&[u8]> = None;
-        let (mut scheme, mut key, mut ip, mut ip6, mut tcp, mut udp, mut eth) =
-            (None, None, None, None, None, None, None);
-        while let Some(kraw) = it.next_raw()? {
-            let mut kb = kraw;
-            let k = Header::decode_bytes(&mut kb, false)?;
-            if prev.is_some_and(|p| p >= k) {
-                return Err(PacketError::Invalid("ENR keys not sorted or not unique"));
-            }
-            prev = Some(k);
-            let v = it.require_raw()?;
-            match k {
-                b"id" => scheme = Some(decode_exact::<Bytes>(v)?),
-                b"secp256k1" => key = Some(decode_exact::<Bytes>(v)?),
-                b"ip" => ip = Some(decode_ip(v)?),
-                b"ip6" => ip6 = Some(decode_ip(v)?),
-                b"tcp" => tcp = Some(decode_exact::<u16>(v)?),
-                b"udp" => udp = Some(decode_exact::<u16>(v)?),
-                b"eth" => eth = Some(Bytes::copy_from_slice(v)),
-                _ => {}
-            }
-        }
-        if scheme.as_ref().map(|s| &s[..]) != Some(&b"v4"[..]) {
-            return Err(PacketError::Invalid("ENR identity scheme is not v4"));
-        }
-        let key = key.ok_or(PacketError::Invalid("ENR has no secp256k1 key"))?;
-        let pubkey = secp256k1::PublicKey::from_slice(&key)
-            .map_err(|_| PacketError::Invalid("ENR key is not a valid public key"))?;
-        if signature.len() != 64 {
-            return Err(PacketError::Invalid("ENR signature must be 64 bytes"));
-        }
-        let sig = secp256k1::ecdsa::Signature::from_compact(signature)
-            .map_err(|_| PacketError::BadSignature)?;
-        let digest = keccak256(wrap_list(content));
-        sig.verify(SecpMessage::from_digest(digest.0), &pubkey)
-            .map_err(|_| PacketError::BadSignature)?;
-        Ok(Self {
-            raw: Bytes::copy_from_slice(raw),
-            seq,
-            id: pubkey_to_id(&pubkey),
-            ip: ip.or(ip6),
-            tcp,
-            udp,
-            eth,
-        })
+        Ok(Self::from_record(&record, Bytes::copy_from_slice(raw)))
     }
 
     /// Builds and signs a record with `ip`, `tcp` and `udp`.
     pub fn build(secret: &SecretKey, seq: u64, ip: IpAddr, tcp: u16, udp: u16) -> Self {
-        let mut content = Vec::new();
-        seq.encode(&mut content);
-        // Keys in sorted order: id, ip|ip6, secp256k1, tcp, udp.
-        b"id"[..].encode(&mut content);
-        b"v4"[..].encode(&mut content);
-        match ip {
-            IpAddr::V4(v4) => {
-                b"ip"[..].encode(&mut content);
-                v4.octets()[..].encode(&mut content);
-            }
-            IpAddr::V6(v6) => {
-                b"ip6"[..].encode(&mut content);
-                v6.octets()[..].encode(&mut content);
-            }
-        }
-        b"secp256k1"[..].encode(&mut content);
-        secret.public_key().serialize()[..].encode(&mut content);
-        b"tcp"[..].encode(&mut content);
-        tcp.encode(&mut content);
-        b"udp"[..].encode(&mut content);
-        udp.encode(&mut content);
-        let digest = keccak256(wrap_list(&content));
-        let sig =
-            secp256k1::ecdsa::sign(SecpMessage::from_digest(digest.0), secret).serialize_compact();
-        let mut full = Vec::new();
-        sig[..].encode(&mut full);
-        full.extend_from_slice(&content);
-        let raw = wrap_list(&full);
+        let record = enr::Enr::builder()
+            .seq(seq)
+            .ip(ip)
+            .tcp4(tcp)
+            .udp4(udp)
+            .build(secret)
+            // Signing a record of four entries, far below 300 bytes, cannot fail.
+            .expect("an ENR with ip, tcp and udp fits and signs");
+        let raw = Bytes::from(alloy_rlp::encode(&record));
+        Self::from_record(&record, raw)
+    }
+
+    fn from_record(record: &enr::Enr<SecretKey>, raw: Bytes) -> Self {
         Self {
-            raw: raw.into(),
-            seq,
-            id: pubkey_to_id(&secret.public_key()),
-            ip: Some(ip),
-            tcp: Some(tcp),
-            udp: Some(udp),
-            eth: None,
+            raw,
+            seq: record.seq(),
+            id: pubkey_to_id(&record.public_key()),
+            ip: record
+                .ip4()
+                .map(IpAddr::V4)
+                .or(record.ip6().map(IpAddr::V6)),
+            tcp: record.tcp4(),
+            udp: record.udp4(),
+            eth: record.get_raw_rlp("eth").map(Bytes::copy_from_slice),
         }
     }
 }
