@@ -11,6 +11,7 @@ use alloy_consensus::EMPTY_OMMER_ROOT_HASH;
 use alloy_primitives::{B256, Bytes};
 use alloy_trie::EMPTY_ROOT_HASH;
 use futures::{StreamExt, stream};
+use hypasis_primitives::{Fault, FaultClass};
 
 use crate::{
     eth::{BlockId, GetBlockHeaders},
@@ -40,6 +41,31 @@ pub enum FetchError {
     /// A request could not be placed (pool closed, no peers).
     #[error("{0}")]
     NoPeers(String),
+    /// The caller's sink refused a window of blocks (and so stopped the download).
+    #[error("sink: {0}")]
+    Sink(Box<dyn Fault + Send + Sync>),
+}
+
+impl FetchError {
+    /// Wraps an error of the caller's sink.
+    pub fn sink(e: impl Fault + Send + Sync + 'static) -> Self {
+        Self::Sink(Box::new(e))
+    }
+}
+
+impl Fault for FetchError {
+    /// Invalid data is the sender's fault; so are a single session's protocol faults and peers
+    /// that have nothing to give (try others). No peer to ask, a lost connection and our own
+    /// session problems are local and transient; a sink's error keeps its own class.
+    fn fault(&self) -> FaultClass {
+        match self {
+            Self::Invalid(e) => e.fault(),
+            Self::Session(e) => e.fault(),
+            Self::Unavailable { .. } => FaultClass::Peer,
+            Self::NoPeers(_) => FaultClass::Local,
+            Self::Sink(e) => e.fault(),
+        }
+    }
 }
 
 /// Something that answers header/body/receipt requests, tagging each answer with where it
@@ -603,6 +629,35 @@ mod tests {
             receipts_root: ordered_trie_root_encoded(list),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn fetch_errors_are_classified() {
+        let invalid = FetchError::Invalid(VerifyError::WrongNumber {
+            expected: 1,
+            got: 2,
+        });
+        assert_eq!(invalid.fault(), FaultClass::Peer);
+        let missing = FetchError::Unavailable {
+            what: "bodies",
+            number: 7,
+        };
+        assert_eq!(missing.fault(), FaultClass::Peer);
+        assert_eq!(
+            FetchError::NoPeers("none".into()).fault(),
+            FaultClass::Local
+        );
+        assert_eq!(
+            FetchError::Session(SessionError::RequestTimeout).fault(),
+            FaultClass::Peer
+        );
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            FetchError::Session(SessionError::Io(reset)).fault(),
+            FaultClass::Local
+        );
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(FetchError::sink(denied).fault(), FaultClass::Fatal);
     }
 
     #[test]

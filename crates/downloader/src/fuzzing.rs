@@ -121,7 +121,7 @@ pub fn eth(data: &[u8]) {
     let _ = consensus_receipt_to_eth69(rest);
     let _ = logs_bloom(rest);
     let _ = crate::blockfile::parse_receipts(rest);
-    let _ = crate::verify::split_body(rest);
+    let _ = hypasis_validation::body::decode_body(rest);
 }
 
 /// discv4 packets (hash, signature, data), packet data of every type without the signature

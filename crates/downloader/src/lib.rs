@@ -18,7 +18,6 @@ use hypasis_rlpx::{ecies, frame, handshake, identity, p2p};
 #[cfg(feature = "test-utils")]
 use hypasis_storage_api::blockfile;
 
-mod fault;
 pub mod fetch;
 #[cfg(feature = "test-utils")]
 pub mod fuzzing;

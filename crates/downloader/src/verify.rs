@@ -1,20 +1,18 @@
-//! Checks of downloaded block data against headers: header hashes and parent links, bodies
-//! against the transactions root / ommers hash / withdrawals root, receipts against the
-//! receipts root.
-//!
-//! Everything works on the raw RLP received from peers; nothing is re-encoded except the
-//! canonical transaction encoding (typed transactions in a body are byte strings wrapping
-//! `type ‖ payload`; the trie holds `type ‖ payload`).
+//! The downloader's checks of block data as it arrives: header numbers and parent links here,
+//! bodies and receipts against what their headers commit to by the validation crate
+//! (`hypasis_validation::body::check_body_against_header`,
+//! `hypasis_validation::receipts::check_receipts_root`) — one body/receipt checker. The chain
+//! rules run later, on the whole range (`hypasis_validation::Validator`).
 
 use alloy_consensus::Header;
-use alloy_primitives::{B256, Bytes, keccak256};
-use alloy_rlp::Decodable;
-use alloy_trie::root::ordered_trie_root_encoded;
-
-use crate::rlp_util::{Items, list_payload};
+use alloy_primitives::{B256, Bytes};
+use hypasis_primitives::{Fault, FaultClass};
+use hypasis_validation::{
+    SealedHeader, ValidationError, body::check_body_against_header, receipts::check_receipts_root,
+};
 
 /// Why downloaded data does not match the headers it belongs to. All variants are faults of
-/// whoever sent the data.
+/// whoever sent the data ([`FaultClass::Peer`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     /// The header is not valid header RLP.
@@ -48,53 +46,10 @@ pub enum VerifyError {
         /// Actual hash.
         got: B256,
     },
-    /// The body is not `[transactions, ommers(, withdrawals)]`.
-    #[error("block {number}: malformed body: {reason}")]
-    MalformedBody {
-        /// Block number.
-        number: u64,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The transactions root does not match.
-    #[error("block {number}: transactions root {computed} does not match header {expected}")]
-    TransactionsRoot {
-        /// Block number.
-        number: u64,
-        /// Header value.
-        expected: B256,
-        /// Computed from the body.
-        computed: B256,
-    },
-    /// The ommers hash does not match.
-    #[error("block {number}: ommers hash {computed} does not match header {expected}")]
-    OmmersHash {
-        /// Block number.
-        number: u64,
-        /// Header value.
-        expected: B256,
-        /// Computed from the body.
-        computed: B256,
-    },
-    /// The withdrawals root does not match, or withdrawals are present/missing against the
-    /// header.
-    #[error("block {number}: withdrawals do not match the header: {reason}")]
-    Withdrawals {
-        /// Block number.
-        number: u64,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The receipts root does not match.
-    #[error("block {number}: receipts root {computed} does not match header {expected}")]
-    ReceiptsRoot {
-        /// Block number.
-        number: u64,
-        /// Header value.
-        expected: B256,
-        /// Computed from the receipts.
-        computed: B256,
-    },
+    /// A body or a receipt list does not match what its header commits to (the validation
+    /// crate's verdict).
+    #[error(transparent)]
+    Data(#[from] ValidationError),
 }
 
 /// A header decoded once, with its hash.
@@ -111,20 +66,9 @@ pub struct CheckedHeader {
 impl CheckedHeader {
     /// Decodes a raw header (exactly one RLP item).
     pub fn decode(raw: Bytes) -> Result<Self, VerifyError> {
-        let mut buf = &raw[..];
-        let header =
-            Header::decode(&mut buf).map_err(|e| VerifyError::MalformedHeader(e.to_string()))?;
-        if !buf.is_empty() {
-            return Err(VerifyError::MalformedHeader(format!(
-                "{} trailing bytes",
-                buf.len()
-            )));
-        }
-        Ok(Self {
-            hash: keccak256(&raw),
-            raw,
-            header,
-        })
+        let SealedHeader { header, hash } =
+            SealedHeader::decode(&raw).map_err(VerifyError::MalformedHeader)?;
+        Ok(Self { raw, hash, header })
     }
 
     /// Block number.
@@ -166,145 +110,23 @@ pub fn check_header_chain(
     Ok(out)
 }
 
-/// The parts of a block body, as raw RLP slices of the body.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyParts<'a> {
-    /// Canonical transaction encodings (legacy: the RLP list; typed: `type ‖ payload`).
-    pub transaction_count: usize,
-    /// The raw RLP of the ommers list.
-    pub ommers: &'a [u8],
-    /// The raw RLP of the withdrawals list, when present.
-    pub withdrawals: Option<&'a [u8]>,
-}
-
-/// Splits a body `[txs, ommers(, withdrawals)]` and returns the canonical transaction
-/// encodings and the other parts.
-pub fn split_body(body: &[u8]) -> Result<(Vec<&[u8]>, BodyParts<'_>), String> {
-    let mut buf = body;
-    let payload = list_payload(&mut buf).map_err(|e| e.to_string())?;
-    if !buf.is_empty() {
-        return Err("trailing bytes after body".into());
-    }
-    let mut fields = Items::new(payload);
-    let txs_raw = fields
-        .require_raw()
-        .map_err(|e| format!("transactions: {e}"))?;
-    let ommers = fields.require_raw().map_err(|e| format!("ommers: {e}"))?;
-    let withdrawals = fields.next_raw().map_err(|e| format!("withdrawals: {e}"))?;
-    if !fields.is_empty() {
-        return Err("unexpected fields after withdrawals".into());
-    }
-    let mut tb = txs_raw;
-    let mut txs_it = Items::new(list_payload(&mut tb).map_err(|e| format!("transactions: {e}"))?);
-    let mut txs = Vec::new();
-    while let Some(tx) = txs_it.next_raw().map_err(|e| format!("transaction: {e}"))? {
-        txs.push(canonical_tx(tx)?);
-    }
-    let mut ob = ommers;
-    list_payload(&mut ob).map_err(|e| format!("ommers: {e}"))?;
-    if let Some(w) = withdrawals {
-        let mut wb = w;
-        list_payload(&mut wb).map_err(|e| format!("withdrawals: {e}"))?;
-    }
-    let parts = BodyParts {
-        transaction_count: txs.len(),
-        ommers,
-        withdrawals,
-    };
-    Ok((txs, parts))
-}
-
-fn canonical_tx(raw: &[u8]) -> Result<&[u8], String> {
-    match raw.first() {
-        Some(b) if *b >= 0xc0 => Ok(raw),
-        Some(_) => {
-            let mut buf = raw;
-            let inner = alloy_rlp::Header::decode_bytes(&mut buf, false)
-                .map_err(|e| format!("typed transaction: {e}"))?;
-            match inner.first() {
-                Some(t) if *t < 0x80 => Ok(inner),
-                _ => Err("typed transaction without a valid type byte".into()),
-            }
-        }
-        None => Err("empty transaction".into()),
-    }
-}
-
-/// The raw items of an RLP list.
-fn list_items(raw: &[u8]) -> alloy_rlp::Result<Vec<&[u8]>> {
-    let mut buf = raw;
-    let mut it = Items::new(list_payload(&mut buf)?);
-    let mut out = Vec::new();
-    while let Some(item) = it.next_raw()? {
-        out.push(item);
-    }
-    Ok(out)
-}
-
-/// Checks a body against its header: transactions root, ommers hash and withdrawals root.
-/// Returns the number of transactions.
+/// Checks a body against its header: transactions root, ommers hash and withdrawals root
+/// (the validation crate's [`check_body_against_header`]). Returns the number of transactions.
 pub fn check_body(header: &Header, body: &[u8]) -> Result<usize, VerifyError> {
-    let number = header.number;
-    let (txs, parts) =
-        split_body(body).map_err(|reason| VerifyError::MalformedBody { number, reason })?;
-    let computed = ordered_trie_root_encoded(&txs);
-    if computed != header.transactions_root {
-        return Err(VerifyError::TransactionsRoot {
-            number,
-            expected: header.transactions_root,
-            computed,
-        });
-    }
-    let computed = keccak256(parts.ommers);
-    if computed != header.ommers_hash {
-        return Err(VerifyError::OmmersHash {
-            number,
-            expected: header.ommers_hash,
-            computed,
-        });
-    }
-    match (header.withdrawals_root, parts.withdrawals) {
-        (None, None) => {}
-        (Some(_), None) => {
-            return Err(VerifyError::Withdrawals {
-                number,
-                reason: "header has a withdrawals root but the body has no withdrawals".into(),
-            });
-        }
-        (None, Some(_)) => {
-            return Err(VerifyError::Withdrawals {
-                number,
-                reason: "body has withdrawals but the header has no withdrawals root".into(),
-            });
-        }
-        (Some(expected), Some(raw)) => {
-            let items = list_items(raw).map_err(|e| VerifyError::MalformedBody {
-                number,
-                reason: format!("withdrawals: {e}"),
-            })?;
-            let computed = ordered_trie_root_encoded(&items);
-            if computed != expected {
-                return Err(VerifyError::Withdrawals {
-                    number,
-                    reason: format!("root {computed} does not match header {expected}"),
-                });
-            }
-        }
-    }
-    Ok(parts.transaction_count)
+    Ok(check_body_against_header(header, body)?)
 }
 
-/// Checks a block's receipts (consensus encodings) against the header's receipts root.
+/// Checks a block's receipts (consensus encodings) against the header's receipts root (the
+/// validation crate's [`check_receipts_root`]).
 pub fn check_receipts(header: &Header, receipts: &[Bytes]) -> Result<(), VerifyError> {
-    let computed = ordered_trie_root_encoded(receipts);
-    if computed != header.receipts_root {
-        return Err(VerifyError::ReceiptsRoot {
-            number: header.number,
-            expected: header.receipts_root,
-            computed,
-        });
+    Ok(check_receipts_root(header, receipts)?)
+}
+
+impl Fault for VerifyError {
+    /// Every check here is of data a peer sent.
+    fn fault(&self) -> FaultClass {
+        FaultClass::Peer
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -312,8 +134,10 @@ mod tests {
     use super::*;
     use crate::rlp_util::wrap_list;
     use alloy_consensus::EMPTY_OMMER_ROOT_HASH;
+    use alloy_primitives::keccak256;
     use alloy_rlp::Encodable;
     use alloy_trie::EMPTY_ROOT_HASH;
+    use hypasis_validation::HeaderField;
 
     fn header_bytes(h: &Header) -> Bytes {
         let mut out = Vec::new();
@@ -353,13 +177,19 @@ mod tests {
         // Withdrawals present in body but not in header.
         assert!(matches!(
             check_body(&h0, &wrap_list(&[0xc0, 0xc0, 0xc0])),
-            Err(VerifyError::Withdrawals { .. })
+            Err(VerifyError::Data(ValidationError::UnexpectedField {
+                field: HeaderField::BodyWithdrawals,
+                ..
+            }))
         ));
         h0.withdrawals_root = Some(EMPTY_ROOT_HASH);
         assert_eq!(check_body(&h0, &wrap_list(&[0xc0, 0xc0, 0xc0])).unwrap(), 0);
         assert!(matches!(
             check_body(&h0, &body),
-            Err(VerifyError::Withdrawals { .. })
+            Err(VerifyError::Data(ValidationError::MissingField {
+                field: HeaderField::BodyWithdrawals,
+                ..
+            }))
         ));
         // A transaction that does not match the root.
         let txs = wrap_list(&[0xc1, 0x01]);
@@ -368,16 +198,28 @@ mod tests {
         b.push(0xc0);
         assert!(matches!(
             check_body(&h0, &wrap_list(&b)),
-            Err(VerifyError::TransactionsRoot { .. })
+            Err(VerifyError::Data(ValidationError::TransactionsRoot { .. }))
         ));
         // Garbage.
         assert!(matches!(
             check_body(&h0, &[0x80]),
-            Err(VerifyError::MalformedBody { .. })
+            Err(VerifyError::Data(ValidationError::MalformedBody { .. }))
         ));
         assert!(matches!(
             check_receipts(&h0, &[Bytes::from_static(&[0xc0])]),
-            Err(VerifyError::ReceiptsRoot { .. })
+            Err(VerifyError::Data(ValidationError::ReceiptsRoot { .. }))
         ));
+    }
+
+    #[test]
+    fn every_check_blames_the_sender() {
+        let e = VerifyError::WrongNumber {
+            expected: 1,
+            got: 2,
+        };
+        assert_eq!(e.fault(), FaultClass::Peer);
+        let h = Header::default();
+        let e = check_body(&h, &[0x80]).unwrap_err();
+        assert_eq!(e.fault(), FaultClass::Peer);
     }
 }

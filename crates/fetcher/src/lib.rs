@@ -16,7 +16,7 @@ mod metrics;
 mod sink;
 
 pub use budget::{ByteBudget, Reservation};
-pub use fetcher::{ActiveUnit, Fetcher, FetcherConfig, UnitPhase};
+pub use fetcher::{Action, ActiveUnit, Fetcher, FetcherConfig, UnitError, UnitPhase};
 pub use grpc::FetcherGrpc;
 pub use lease::{GrpcLeases, InProcessLeases, LeaseError, LeaseSource, LeasedUnit};
 pub use membership::announce_membership;

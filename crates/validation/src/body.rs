@@ -11,6 +11,7 @@ use crate::error::{HeaderField, ValidationError};
 use crate::gas::GAS_PER_BLOB;
 use crate::header::{SealedHeader, is_post_merge};
 use crate::rlp::{Item, items, single_item};
+use alloy_consensus::Header;
 use alloy_primitives::{B256, keccak256};
 use alloy_trie::root::ordered_trie_root_encoded;
 use hypasis_primitives::{ChainSpec, Hardfork};
@@ -218,58 +219,15 @@ pub fn validate_body(
         }
     }
 
-    let encodings: Vec<&[u8]> = view.transactions.iter().map(|t| t.encoding).collect();
-    let tx_root = ordered_trie_root_encoded(&encodings);
-    if tx_root != h.transactions_root {
-        return Err(ValidationError::TransactionsRoot {
-            number,
-            expected: h.transactions_root,
-            found: tx_root,
-        });
-    }
-
-    let ommers_hash = keccak256(view.ommers_rlp);
-    if ommers_hash != h.ommers_hash {
-        return Err(ValidationError::OmmersHash {
-            number,
-            expected: h.ommers_hash,
-            found: ommers_hash,
-        });
-    }
+    check_roots(h, &view)?;
     if !spec.is_bor() && !is_post_merge(spec, h) {
         check_ommers(number, &view.ommers)?;
     }
 
     let shanghai = !spec.is_bor() && spec.is_active(Hardfork::Shanghai, number, h.timestamp);
-    match (&view.withdrawals, shanghai) {
-        (Some(w), true) => {
-            let root = ordered_trie_root_encoded(w);
-            let expected = h.withdrawals_root.unwrap_or_default();
-            if root != expected {
-                return Err(ValidationError::WithdrawalsRoot {
-                    number,
-                    expected,
-                    found: root,
-                });
-            }
-        }
-        (None, true) => {
-            return Err(ValidationError::MissingField {
-                number,
-                field: HeaderField::BodyWithdrawals,
-                fork: Hardfork::Shanghai,
-            });
-        }
-        // Bor nodes may send an empty withdrawals list; a non-empty one is never valid.
-        (Some(w), false) if !(spec.is_bor() && w.is_empty()) => {
-            return Err(ValidationError::UnexpectedField {
-                number,
-                field: HeaderField::BodyWithdrawals,
-                fork: (!spec.is_bor()).then_some(Hardfork::Shanghai),
-            });
-        }
-        _ => {}
-    }
+    // Bor nodes may send an empty withdrawals list; a non-empty one is never valid.
+    let fork = (!spec.is_bor()).then_some(Hardfork::Shanghai);
+    check_withdrawals(h, &view, shanghai, spec.is_bor(), fork)?;
 
     if let Some(used) = h.blob_gas_used.filter(|_| !spec.is_bor()) {
         let mut blobs = 0u64;
@@ -309,6 +267,87 @@ pub fn validate_body(
     Ok(BodySummary {
         tx_types: view.transactions.iter().map(|t| t.tx_type).collect(),
     })
+}
+
+/// Checks a body against what its header commits to, without the chain rules: the
+/// transactions root, the ommers hash, and the withdrawals root (withdrawals are expected
+/// exactly when the header has a withdrawals root). Returns the number of transactions.
+///
+/// This is the check a downloader runs on each body as it arrives (it knows the headers, not
+/// yet the forks); [`validate_body`] runs the same checks and the chain rules on top.
+pub fn check_body_against_header(h: &Header, body: &[u8]) -> Result<usize, ValidationError> {
+    let number = h.number;
+    let view =
+        decode_body(body).map_err(|reason| ValidationError::MalformedBody { number, reason })?;
+    check_roots(h, &view)?;
+    let expected = h.withdrawals_root.is_some();
+    check_withdrawals(h, &view, expected, false, Some(Hardfork::Shanghai))?;
+    Ok(view.transactions.len())
+}
+
+/// The transactions root and the ommers hash.
+fn check_roots(h: &Header, view: &BodyView<'_>) -> Result<(), ValidationError> {
+    let number = h.number;
+    let encodings: Vec<&[u8]> = view.transactions.iter().map(|t| t.encoding).collect();
+    let tx_root = ordered_trie_root_encoded(&encodings);
+    if tx_root != h.transactions_root {
+        return Err(ValidationError::TransactionsRoot {
+            number,
+            expected: h.transactions_root,
+            found: tx_root,
+        });
+    }
+    let ommers_hash = keccak256(view.ommers_rlp);
+    if ommers_hash != h.ommers_hash {
+        return Err(ValidationError::OmmersHash {
+            number,
+            expected: h.ommers_hash,
+            found: ommers_hash,
+        });
+    }
+    Ok(())
+}
+
+/// The withdrawals list against the header: present (and matching the withdrawals root)
+/// exactly when `expected`; an empty list where none is expected passes when `tolerate_empty`
+/// (Bor). `fork` names the fork in [`ValidationError::UnexpectedField`].
+fn check_withdrawals(
+    h: &Header,
+    view: &BodyView<'_>,
+    expected: bool,
+    tolerate_empty: bool,
+    fork: Option<Hardfork>,
+) -> Result<(), ValidationError> {
+    let number = h.number;
+    match (&view.withdrawals, expected) {
+        (Some(w), true) => {
+            let root = ordered_trie_root_encoded(w);
+            let expected = h.withdrawals_root.unwrap_or_default();
+            if root != expected {
+                return Err(ValidationError::WithdrawalsRoot {
+                    number,
+                    expected,
+                    found: root,
+                });
+            }
+        }
+        (None, true) => {
+            return Err(ValidationError::MissingField {
+                number,
+                field: HeaderField::BodyWithdrawals,
+                fork: Hardfork::Shanghai,
+            });
+        }
+        (Some(w), false) if !(tolerate_empty && w.is_empty()) => {
+            return Err(ValidationError::UnexpectedField {
+                number,
+                field: HeaderField::BodyWithdrawals,
+                fork,
+            });
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Pre-merge ommer sanity: at most two, distinct, each a header of one of the six previous

@@ -305,15 +305,26 @@ pub fn receipts_in_root(
         });
     }
     let encodings: Vec<&[u8]> = list.iter().map(|r| r.encoding.as_ref()).collect();
-    let root = ordered_trie_root_encoded(&encodings);
+    check_receipts_root(h, &encodings)?;
+    Ok(list.len())
+}
+
+/// Checks receipts, each in its consensus encoding (the receipts-trie value), against the
+/// header's receipts root, without the chain rules. This is the check a downloader runs on
+/// each receipt list as it arrives; [`validate_receipts`] runs it and the rules on top.
+pub fn check_receipts_root<T: AsRef<[u8]>>(
+    h: &alloy_consensus::Header,
+    encodings: &[T],
+) -> Result<(), ValidationError> {
+    let root = ordered_trie_root_encoded(encodings);
     if root != h.receipts_root {
         return Err(ValidationError::ReceiptsRoot {
-            number,
+            number: h.number,
             expected: h.receipts_root,
             found: root,
         });
     }
-    Ok(list.len())
+    Ok(())
 }
 
 /// Sets aside the pre-Madhugiri state-sync receipt a Bor peer may append to a block's
