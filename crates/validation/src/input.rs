@@ -140,6 +140,19 @@ pub fn blocks_from_era1(era: &Era1<'_>) -> Result<Vec<BlockData>, InputError> {
         .collect()
 }
 
+impl hypasis_primitives::Fault for InputError {
+    /// Input files that do not decode are bad data from whoever supplied them (peer); a
+    /// corrupt era1 file keeps the era error's class.
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        match self {
+            Self::Rlp { .. } | Self::ReceiptListCount { .. } => {
+                hypasis_primitives::FaultClass::Peer
+            }
+            Self::Era(e) => hypasis_primitives::Fault::fault(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,18 +166,5 @@ mod tests {
         assert_eq!(b.as_ref(), &[0xc3, 0xc0, 0xc0, 0xc0]);
         assert!(split_block(&[0xc2, 0xc0, 0xc0]).is_err());
         assert!(split_block(&[0xc3, 0x80, 0xc0, 0xc0]).is_err());
-    }
-}
-
-impl hypasis_primitives::Fault for InputError {
-    /// Input files that do not decode are bad data from whoever supplied them (peer); a
-    /// corrupt era1 file keeps the era error's class.
-    fn fault(&self) -> hypasis_primitives::FaultClass {
-        match self {
-            Self::Rlp { .. } | Self::ReceiptListCount { .. } => {
-                hypasis_primitives::FaultClass::Peer
-            }
-            Self::Era(e) => hypasis_primitives::Fault::fault(e),
-        }
     }
 }
