@@ -99,23 +99,32 @@ fn refuses_tampered_light_client_data() {
         &boot,
     )
     .unwrap_err();
-    assert!(err.contains("is not the trusted block root"), "{err}");
+    assert!(
+        err.to_string().contains("is not the trusted block root"),
+        "{err}"
+    );
     // A committee member swapped (keys 0 and 1): the committee branch fails.
     let swapped = tamper(&boot, "/data/current_sync_committee/pubkeys", |v| {
         v.as_array_mut().unwrap().swap(0, 1)
     });
     let err = LightClient::bootstrap(BeaconNetwork::mainnet(), TRUSTED_ROOT, &swapped).unwrap_err();
-    assert!(err.contains("current_sync_committee_branch"), "{err}");
+    assert!(
+        err.to_string().contains("current_sync_committee_branch"),
+        "{err}"
+    );
     // The execution block hash changed: the execution branch fails.
     let exec = tamper(&boot, "/data/header/execution/block_hash", flip_hex);
     let err = LightClient::bootstrap(BeaconNetwork::mainnet(), TRUSTED_ROOT, &exec).unwrap_err();
-    assert!(err.contains("execution payload branch"), "{err}");
+    assert!(
+        err.to_string().contains("execution payload branch"),
+        "{err}"
+    );
     // Not 512 keys.
     let short = tamper(&boot, "/data/current_sync_committee/pubkeys", |v| {
         v.as_array_mut().unwrap().pop();
     });
     let err = LightClient::bootstrap(BeaconNetwork::mainnet(), TRUSTED_ROOT, &short).unwrap_err();
-    assert!(err.contains("511 keys"), "{err}");
+    assert!(err.to_string().contains("511 keys"), "{err}");
 
     let fin = load("lc_finality.json");
     let cases: Vec<(Value, &str)> = vec![
@@ -183,7 +192,7 @@ fn refuses_tampered_light_client_data() {
         let mut lc = client();
         let err = lc.apply_finality_update(&bad).unwrap_err();
         assert!(
-            err.contains(want),
+            err.to_string().contains(want),
             "case {i}: `{err}` should mention `{want}`"
         );
         // Nothing was accepted.
@@ -195,7 +204,11 @@ fn refuses_tampered_light_client_data() {
         *v = Value::String((1712u64 * 8192 + 1).to_string())
     });
     let err = lc.apply_finality_update(&next_period).unwrap_err();
-    assert!(err.contains("only the committee of period 1711"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("only the committee of period 1711"),
+        "{err}"
+    );
 }
 
 async fn beacon_api() -> MockHttp {

@@ -262,6 +262,7 @@ async fn scheduler_leader_failover_continues_from_durable_state() {
             fencing_token: failed.fencing_token,
             reason: v1::FailureReason::NoPeer as i32,
             message: "no peer serves it".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -270,6 +270,9 @@ async fn store_over_mtls_reflection_reads_writes_and_refusals() {
     let fork = test_chain(110, 11, 20, B256::repeat_byte(0xbb));
     let e = client.put_batch(batch(&fork)).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+    // The class travels with the status: a conflict is the sender's fault.
+    let detail = hypasis_proto::convert::fault_detail(&e).expect("fault detail");
+    assert_eq!(detail.fault_class(), v1::FaultClass::Peer, "{e:?}");
     // unspecified verification level
     let mut req = batch(&chain[32..40]);
     req.level = 0;

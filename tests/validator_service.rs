@@ -234,6 +234,16 @@ async fn validate_range_over_mtls() {
     };
     assert!(f.number == 9_826_048 && f.peer_fault, "{f:?}");
     assert!(f.rule == "bor-signer" || f.rule == "bor-seal", "{f:?}");
+    // The class and the rule travel as enums too.
+    assert_eq!(f.fault_class(), v1::FaultClass::Peer, "{f:?}");
+    assert_eq!(
+        f.rule_code().as_str_name(),
+        format!(
+            "VALIDATION_RULE_{}",
+            f.rule.to_uppercase().replace('-', "_")
+        ),
+        "{f:?}"
+    );
     assert!(!done(&out[1]).valid);
 
     // Ethereum blocks with bodies across Prague, linked to the trusted end hash.

@@ -29,7 +29,7 @@ use crate::static_source::block_anchor;
 use alloy_primitives::{B256, U256};
 use blst::BLST_ERROR;
 use blst::min_pk::{PublicKey, Signature};
-use hypasis_primitives::{Checkpoint, CheckpointSource as SourceKind};
+use hypasis_primitives::{Checkpoint, CheckpointSource as SourceKind, Fault, FaultClass};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -379,6 +379,35 @@ pub fn data_of(v: &Value) -> &Value {
 
 // ---------------------------------------------------------------- the light client
 
+/// Why the light client refused a bootstrap or an update. Either way the beacon node served
+/// it: the class is [`FaultClass::Peer`] (refuse it, never retry it into acceptance).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LightClientError {
+    /// The JSON does not have the shape the beacon API defines (a field missing, of the
+    /// wrong type or length).
+    #[error("{0}")]
+    Malformed(String),
+    /// The data parses but does not verify (trusted root, Merkle branch, participation,
+    /// signature, slot or period).
+    #[error("{0}")]
+    Unverified(String),
+}
+
+impl From<String> for LightClientError {
+    /// Parse helpers report shape errors as text.
+    fn from(reason: String) -> Self {
+        Self::Malformed(reason)
+    }
+}
+
+impl Fault for LightClientError {
+    fn fault(&self) -> FaultClass {
+        match self {
+            Self::Malformed(_) | Self::Unverified(_) => FaultClass::Peer,
+        }
+    }
+}
+
 /// A light-client store: the newest verified finalized header and the trusted committees.
 #[derive(Clone, Debug)]
 pub struct LightClient {
@@ -444,17 +473,19 @@ impl LightClient {
         network: BeaconNetwork,
         trusted_root: B256,
         bootstrap: &Value,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, LightClientError> {
         let d = data_of(bootstrap);
         let header = parse_lc_header(field(d, "header")?, "header")?;
         let root = header.beacon.root();
         if root != trusted_root {
-            return Err(format!(
+            return Err(LightClientError::Unverified(format!(
                 "bootstrap header root {root} is not the trusted block root {trusted_root}"
-            ));
+            )));
         }
         if !header.execution_valid() {
-            return Err("bootstrap header: execution payload branch does not verify".into());
+            return Err(LightClientError::Unverified(
+                "bootstrap header: execution payload branch does not verify".into(),
+            ));
         }
         let current = parse_committee(
             field(d, "current_sync_committee")?,
@@ -466,9 +497,9 @@ impl LightClient {
         if branch.len() != depth
             || !is_valid_merkle_branch(&current.root.0, &branch, index, &header.beacon.state_root.0)
         {
-            return Err(
+            return Err(LightClientError::Unverified(
                 "bootstrap: current_sync_committee_branch does not prove the committee into the header's state root".into(),
-            );
+            ));
         }
         Ok(Self {
             network,
@@ -499,30 +530,32 @@ impl LightClient {
     }
 
     /// Verifies an update (signature, branches, slots, periods); returns the participant count.
-    fn verify(&self, u: &Update) -> Result<usize, String> {
+    fn verify(&self, u: &Update) -> Result<usize, LightClientError> {
         let participants = u.bits.iter().filter(|b| **b).count();
         if participants == 0 {
-            return Err("no sync-committee participants".into());
+            return Err(LightClientError::Unverified(
+                "no sync-committee participants".into(),
+            ));
         }
         if participants * 3 < SYNC_COMMITTEE_SIZE * 2 {
-            return Err(format!(
+            return Err(LightClientError::Unverified(format!(
                 "only {participants} of {SYNC_COMMITTEE_SIZE} sync-committee members signed; a 2/3 supermajority is required"
-            ));
+            )));
         }
         let attested_slot = u.attested.beacon.slot;
         if u.signature_slot <= attested_slot {
-            return Err(format!(
+            return Err(LightClientError::Unverified(format!(
                 "signature slot {} is not after the attested slot {attested_slot}",
                 u.signature_slot
-            ));
+            )));
         }
         if let Some((f, _)) = &u.finalized
             && f.beacon.slot > attested_slot
         {
-            return Err(format!(
+            return Err(LightClientError::Unverified(format!(
                 "finalized slot {} is after the attested slot {attested_slot}",
                 f.beacon.slot
-            ));
+            )));
         }
         let store_period = self.period();
         let sig_period = period(u.signature_slot);
@@ -530,22 +563,26 @@ impl LightClient {
             &self.current
         } else if sig_period == store_period + 1 {
             self.next.as_ref().ok_or_else(|| {
-                format!(
+                LightClientError::Unverified(format!(
                     "signed in period {sig_period} but only the committee of period {store_period} is known"
-                )
+                ))
             })?
         } else {
-            return Err(format!(
+            return Err(LightClientError::Unverified(format!(
                 "signed in period {sig_period}, the light client is in period {store_period}"
-            ));
+            )));
         };
         if !u.attested.execution_valid() {
-            return Err("attested header: execution payload branch does not verify".into());
+            return Err(LightClientError::Unverified(
+                "attested header: execution payload branch does not verify".into(),
+            ));
         }
         let g = self.network.gindices(attested_slot);
         if let Some((f, branch)) = &u.finalized {
             if !f.execution_valid() {
-                return Err("finalized header: execution payload branch does not verify".into());
+                return Err(LightClientError::Unverified(
+                    "finalized header: execution payload branch does not verify".into(),
+                ));
             }
             let (depth, index) = depth_and_index(g.finalized_root);
             if branch.len() != depth
@@ -556,7 +593,7 @@ impl LightClient {
                     &u.attested.beacon.state_root.0,
                 )
             {
-                return Err("finality_branch does not prove the finalized header into the attested state root".into());
+                return Err(LightClientError::Unverified("finality_branch does not prove the finalized header into the attested state root".into()));
             }
         }
         if let Some((c, branch)) = &u.next_committee {
@@ -569,7 +606,7 @@ impl LightClient {
                     &u.attested.beacon.state_root.0,
                 )
             {
-                return Err("next_sync_committee_branch does not prove the committee into the attested state root".into());
+                return Err(LightClientError::Unverified("next_sync_committee_branch does not prove the committee into the attested state root".into()));
             }
         }
         // BLS: FastAggregateVerify(participant keys, signing_root(attested header), signature).
@@ -586,35 +623,41 @@ impl LightClient {
             .map(|(k, _)| k)
             .collect();
         let sig = Signature::sig_validate(&u.signature, true).map_err(|e| {
-            format!("sync_committee_signature is not a valid BLS signature ({e:?})")
+            LightClientError::Unverified(format!(
+                "sync_committee_signature is not a valid BLS signature ({e:?})"
+            ))
         })?;
         match sig.fast_aggregate_verify(true, &signing_root, BLS_DST, &keys) {
             BLST_ERROR::BLST_SUCCESS => Ok(participants),
-            e => Err(format!(
+            e => Err(LightClientError::Unverified(format!(
                 "sync-committee BLS signature does not verify ({e:?}) for the attested header at slot {attested_slot}"
-            )),
+            ))),
         }
     }
 
     /// Applies a `LightClientUpdate` (with a next sync committee): verified, then the next
     /// committee is learnt and the store rotates into a new period when the update's finalized
     /// header is in it.
-    pub fn apply_update(&mut self, update: &Value) -> Result<(), String> {
+    pub fn apply_update(&mut self, update: &Value) -> Result<(), LightClientError> {
         let u = parse_update(update)?;
         self.verify(&u)?;
         let Some((next, _)) = u.next_committee else {
-            return Err("update has no next_sync_committee".into());
+            return Err(LightClientError::Unverified(
+                "update has no next_sync_committee".into(),
+            ));
         };
         let Some((finalized, _)) = u.finalized else {
-            return Err("update has no finalized_header".into());
+            return Err(LightClientError::Unverified(
+                "update has no finalized_header".into(),
+            ));
         };
         let store_period = self.period();
         let update_period = period(finalized.beacon.slot);
         if self.next.is_none() {
             if update_period != store_period {
-                return Err(format!(
+                return Err(LightClientError::Unverified(format!(
                     "update finalizes period {update_period} but the store is in {store_period} and does not know the next committee"
-                ));
+                )));
             }
             self.next = Some(next);
         } else if update_period == store_period + 1 {
@@ -629,27 +672,32 @@ impl LightClient {
 
     /// Verifies a `LightClientFinalityUpdate` and advances the finalized header; returns the
     /// (new or unchanged) finalized anchor.
-    pub fn apply_finality_update(&mut self, update: &Value) -> Result<FinalizedAnchor, String> {
+    pub fn apply_finality_update(
+        &mut self,
+        update: &Value,
+    ) -> Result<FinalizedAnchor, LightClientError> {
         let u = parse_update(update)?;
         let participants = self.verify(&u)?;
         let Some((finalized, _)) = u.finalized else {
-            return Err("finality update has no finalized_header".into());
+            return Err(LightClientError::Unverified(
+                "finality update has no finalized_header".into(),
+            ));
         };
         let update_period = period(finalized.beacon.slot);
         let store_period = self.period();
         if update_period == store_period + 1 {
             let Some(next) = self.next.take() else {
-                return Err(format!(
+                return Err(LightClientError::Unverified(format!(
                     "finalized header is in period {update_period} but the next committee is unknown"
-                ));
+                )));
             };
             self.current = next;
         } else if update_period != store_period
             && finalized.beacon.slot > self.finalized.beacon.slot
         {
-            return Err(format!(
+            return Err(LightClientError::Unverified(format!(
                 "finalized header is in period {update_period}, the light client is in period {store_period}"
-            ));
+            )));
         }
         if finalized.beacon.slot > self.finalized.beacon.slot {
             self.finalized = finalized;
@@ -663,7 +711,7 @@ impl LightClient {
     pub fn verify_optimistic_update(
         &self,
         update: &Value,
-    ) -> Result<(ExecutionHeader, usize), String> {
+    ) -> Result<(ExecutionHeader, usize), LightClientError> {
         let u = parse_update(update)?;
         let n = self.verify(&u)?;
         Ok((u.attested.execution, n))
@@ -724,7 +772,7 @@ impl BeaconSource {
             );
             let body = self.get(&path).await?;
             let lc = LightClient::bootstrap(self.network.clone(), self.trusted_root, &body)
-                .map_err(|m| self.invalid("light-client bootstrap", m))?;
+                .map_err(|e| self.invalid("light-client bootstrap", e.to_string()))?;
             tracing::info!(slot = lc.finalized.beacon.slot, root = %self.trusted_root, "beacon light client bootstrapped");
             *guard = Some(lc);
         }
@@ -749,14 +797,15 @@ impl BeaconSource {
                 ));
             };
             for (i, u) in updates.iter().enumerate() {
-                lc.apply_update(u)
-                    .map_err(|m| self.invalid(&format!("light-client update {i}"), m))?;
+                lc.apply_update(u).map_err(|e| {
+                    self.invalid(&format!("light-client update {i}"), e.to_string())
+                })?;
             }
         }
         let previous = lc.finalized.beacon.slot;
         let anchor = lc
             .apply_finality_update(&fin)
-            .map_err(|m| self.invalid("light-client finality update", m))?;
+            .map_err(|e| self.invalid("light-client finality update", e.to_string()))?;
         if anchor.slot > previous {
             tracing::info!(slot = anchor.slot, block = anchor.execution.block_number, hash = %anchor.execution.block_hash, participants = anchor.participants, "beacon finality verified");
         }

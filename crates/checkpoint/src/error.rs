@@ -1,5 +1,6 @@
 //! Typed source errors, classified by what the caller does next.
 
+use hypasis_primitives::{Fault, FaultClass};
 use std::fmt;
 
 /// What kind of failure a source reported, and therefore what to do about it.
@@ -25,6 +26,19 @@ impl ErrorKind {
             Self::Invalid => "invalid",
             Self::NotFound => "not_found",
             Self::Config => "config",
+        }
+    }
+}
+
+impl ErrorKind {
+    /// The kind as a [`FaultClass`]: invalid data is the source's (peer); a transient failure
+    /// or a checkpoint the source does not have yet is retried (local); a misconfigured
+    /// source is fatal.
+    pub const fn fault(self) -> FaultClass {
+        match self {
+            Self::Invalid => FaultClass::Peer,
+            Self::Transient | Self::NotFound => FaultClass::Local,
+            Self::Config => FaultClass::Fatal,
         }
     }
 }
@@ -94,6 +108,12 @@ impl fmt::Display for SourceError {
 }
 
 impl std::error::Error for SourceError {}
+
+impl Fault for SourceError {
+    fn fault(&self) -> FaultClass {
+        self.kind.fault()
+    }
+}
 
 /// Result alias.
 pub type SourceResult<T> = Result<T, SourceError>;

@@ -28,7 +28,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests_unit;
 
-pub use beacon::{BeaconNetwork, BeaconSource, LightClient};
+pub use beacon::{BeaconNetwork, BeaconSource, LightClient, LightClientError};
 pub use error::{ErrorKind, SourceError, SourceResult};
 pub use heimdall::HeimdallSource;
 pub use l1::{L1Finality, RootChainSource};

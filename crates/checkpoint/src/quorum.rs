@@ -12,7 +12,7 @@
 use crate::error::{ErrorKind, SourceError};
 use crate::metrics::CheckpointMetrics;
 use crate::source::CheckpointSource;
-use hypasis_primitives::{Checkpoint, CheckpointSource as SourceKind};
+use hypasis_primitives::{Checkpoint, CheckpointSource as SourceKind, Fault, FaultClass};
 use std::fmt;
 use std::sync::Arc;
 
@@ -70,15 +70,10 @@ pub enum CrossCheckError {
 }
 
 impl CrossCheckError {
-    /// Whether retrying soon may help (all failures were transient or not-found).
+    /// Whether retrying soon may help (all failures were transient or not-found): the
+    /// [`FaultClass::Local`] class.
     pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Disagreement { .. } | Self::InvalidData { .. } => false,
-            Self::NoQuorum { reports, .. } => reports.iter().all(|r| match &r.result {
-                Ok(_) => true,
-                Err(e) => matches!(e.kind, ErrorKind::Transient | ErrorKind::NotFound),
-            }),
-        }
+        self.fault() == FaultClass::Local
     }
 
     /// Every source's answer.
@@ -126,6 +121,26 @@ impl fmt::Display for CrossCheckError {
 }
 
 impl std::error::Error for CrossCheckError {}
+
+impl Fault for CrossCheckError {
+    /// Disagreeing or invalid answers are the sources' (peer). No quorum is local when every
+    /// failed source failed transiently (or did not have the checkpoint yet); otherwise it
+    /// takes the gravest class among the failures (fatal over peer).
+    fn fault(&self) -> FaultClass {
+        match self {
+            Self::Disagreement { .. } | Self::InvalidData { .. } => FaultClass::Peer,
+            Self::NoQuorum { reports, .. } => reports
+                .iter()
+                .filter_map(|r| r.result.as_ref().err())
+                .map(|e| e.kind.fault())
+                .fold(FaultClass::Local, |acc, c| match (acc, c) {
+                    (FaultClass::Fatal, _) | (_, FaultClass::Fatal) => FaultClass::Fatal,
+                    (FaultClass::Peer, _) | (_, FaultClass::Peer) => FaultClass::Peer,
+                    _ => FaultClass::Local,
+                }),
+        }
+    }
+}
 
 /// Differences between two answers for the same checkpoint, if any.
 pub fn differences(a: &Checkpoint, b: &Checkpoint) -> Option<String> {
@@ -379,5 +394,52 @@ impl CrossChecker {
             checkpoint: merged,
             reports,
         })
+    }
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    fn report(result: Result<Checkpoint, SourceError>) -> SourceReport {
+        SourceReport {
+            kind: SourceKind::Heimdall,
+            name: "h".into(),
+            result,
+        }
+    }
+
+    #[test]
+    fn cross_check_errors_have_a_class() {
+        let no_quorum = |errs: Vec<SourceError>| CrossCheckError::NoQuorum {
+            agreeing: 0,
+            quorum: 1,
+            reports: errs.into_iter().map(|e| report(Err(e))).collect(),
+        };
+        let e = no_quorum(vec![
+            SourceError::transient("a", "timeout"),
+            SourceError::not_found("b", "not yet"),
+        ]);
+        assert_eq!(e.fault(), FaultClass::Local);
+        assert!(e.is_transient());
+        let e = no_quorum(vec![
+            SourceError::transient("a", "timeout"),
+            SourceError::invalid("b", "garbage"),
+        ]);
+        assert_eq!(e.fault(), FaultClass::Peer);
+        assert!(!e.is_transient());
+        let e = no_quorum(vec![
+            SourceError::invalid("a", "garbage"),
+            SourceError::config("b", "bad url"),
+        ]);
+        assert_eq!(e.fault(), FaultClass::Fatal);
+        let e = CrossCheckError::Disagreement {
+            id: Some(1),
+            details: "root".into(),
+            reports: vec![],
+        };
+        assert_eq!(e.fault(), FaultClass::Peer);
+        assert_eq!(SourceError::config("a", "x").fault(), FaultClass::Fatal);
+        assert_eq!(ErrorKind::NotFound.fault(), FaultClass::Local);
     }
 }

@@ -12,7 +12,7 @@ use crate::quorum::{CrossCheckError, CrossChecker};
 use crate::retry::Backoff;
 use crate::store::{CheckpointStore, StoreError};
 use hypasis_gaps::Range;
-use hypasis_primitives::Checkpoint;
+use hypasis_primitives::{Checkpoint, Fault, FaultClass};
 use hypasis_proto::v1;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -174,9 +174,15 @@ pub enum FollowError {
 impl FollowError {
     /// Whether a quick retry may help.
     pub fn is_transient(&self) -> bool {
+        self.fault() == FaultClass::Local
+    }
+}
+
+impl Fault for FollowError {
+    fn fault(&self) -> FaultClass {
         match self {
-            Self::Sources(e) => e.is_transient(),
-            Self::Store(e) => matches!(e, StoreError::Unavailable(_)),
+            Self::Sources(e) => e.fault(),
+            Self::Store(e) => e.fault(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! `ListCheckpoints`). Both enforce [`hypasis_storage_api::check_checkpoint`]: never backwards,
 //! never changed, contiguous.
 
-use hypasis_primitives::Checkpoint;
+use hypasis_primitives::{Checkpoint, Fault, FaultClass};
 use hypasis_proto::v1;
 use hypasis_storage_api::{BlockStorage, StorageError};
 use std::sync::Arc;
@@ -33,6 +33,19 @@ impl StoreError {
             Self::Refused(_) => "refused",
             Self::Unavailable(_) => "unavailable",
             Self::Other(_) => "other",
+        }
+    }
+}
+
+impl Fault for StoreError {
+    /// A refused checkpoint conflicts with what is stored: the data (and so its sources) is
+    /// at fault, never retried (peer). An unavailable store is retried (local); anything else
+    /// (corrupt data, a bad reply) stops (fatal).
+    fn fault(&self) -> FaultClass {
+        match self {
+            Self::Refused(_) => FaultClass::Peer,
+            Self::Unavailable(_) => FaultClass::Local,
+            Self::Other(_) => FaultClass::Fatal,
         }
     }
 }

@@ -68,6 +68,21 @@ pub enum ConfigError {
     TlsAndInsecure,
 }
 
+impl hypasis_primitives::Fault for ConfigError {
+    /// A config file that cannot be read or is wrong, or a wrong TLS choice: the operator must
+    /// fix it (fatal).
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        match self {
+            Self::Read { .. }
+            | Self::Parse { .. }
+            | Self::BadValue { .. }
+            | Self::UnknownKey { .. }
+            | Self::NoTls
+            | Self::TlsAndInsecure => hypasis_primitives::FaultClass::Fatal,
+        }
+    }
+}
+
 /// Log format flag value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

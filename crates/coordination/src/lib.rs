@@ -30,6 +30,17 @@ pub enum CoordError {
     InvalidArgument(String),
 }
 
+impl hypasis_primitives::Fault for CoordError {
+    /// An unavailable backend is retried (local); a bad argument is our own configuration or
+    /// code (fatal).
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        match self {
+            Self::Unavailable(_) => hypasis_primitives::FaultClass::Local,
+            Self::InvalidArgument(_) => hypasis_primitives::FaultClass::Fatal,
+        }
+    }
+}
+
 /// Members of one kind: id → advertised value.
 pub type Members = BTreeMap<String, String>;
 

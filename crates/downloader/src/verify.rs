@@ -67,7 +67,7 @@ impl CheckedHeader {
     /// Decodes a raw header (exactly one RLP item).
     pub fn decode(raw: Bytes) -> Result<Self, VerifyError> {
         let SealedHeader { header, hash } =
-            SealedHeader::decode(&raw).map_err(VerifyError::MalformedHeader)?;
+            SealedHeader::decode(&raw).map_err(|e| VerifyError::MalformedHeader(e.to_string()))?;
         Ok(Self { raw, hash, header })
     }
 

@@ -108,3 +108,20 @@ pub enum EraError {
         limit: usize,
     },
 }
+
+impl hypasis_primitives::Fault for EraError {
+    /// A truncated, mis-typed or undecodable era1 file is bad data from whoever served it
+    /// (peer: fetch the file elsewhere).
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        match self {
+            Self::Truncated { .. }
+            | Self::Reserved { .. }
+            | Self::MissingVersion { .. }
+            | Self::UnexpectedRecord { .. }
+            | Self::BadLength { .. }
+            | Self::BadIndex { .. }
+            | Self::Snappy { .. }
+            | Self::TooLarge { .. } => hypasis_primitives::FaultClass::Peer,
+        }
+    }
+}

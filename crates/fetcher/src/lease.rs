@@ -612,6 +612,7 @@ impl LeaseSource for GrpcLeases {
             fencing_token: lease.token,
             reason: reason as i32,
             message: message.to_string(),
+            ..Default::default()
         };
         self.call(|mut c| {
             let req = req.clone();

@@ -82,6 +82,21 @@ impl<E: Fault> Fault for Box<E> {
     }
 }
 
+/// A range with start > end came from whoever asked: the caller's fault.
+impl Fault for hypasis_gaps::InvalidRange {
+    fn fault(&self) -> FaultClass {
+        FaultClass::Peer
+    }
+}
+
+/// A block whose hash, number or header RLP is inconsistent was sent that way: the sender's
+/// fault (refetch elsewhere).
+impl Fault for crate::BlockIntegrityError {
+    fn fault(&self) -> FaultClass {
+        FaultClass::Peer
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +118,11 @@ mod tests {
         let boxed: Box<std::io::Error> =
             Box::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
         assert_eq!(boxed.fault(), FaultClass::Fatal);
+    }
+
+    #[test]
+    fn bad_ranges_and_blocks_blame_the_sender() {
+        let e = hypasis_gaps::InvalidRange { start: 2, end: 1 };
+        assert_eq!(e.fault(), FaultClass::Peer);
     }
 }

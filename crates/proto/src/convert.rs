@@ -3,7 +3,8 @@
 use crate::v1;
 use hypasis_gaps::Range;
 use hypasis_primitives::{
-    Address, B256, Bytes, Checkpoint, CheckpointSource, RawBlock, VerificationLevel,
+    Address, B256, Bytes, Checkpoint, CheckpointSource, Fault, FaultClass, RawBlock,
+    VerificationLevel,
 };
 
 /// A wire message that cannot become a domain value.
@@ -42,9 +43,102 @@ pub enum ConvertError {
     },
 }
 
+impl Fault for ConvertError {
+    /// A message that does not convert was sent that way: the sender's fault.
+    fn fault(&self) -> FaultClass {
+        match self {
+            Self::Missing(_) | Self::Length { .. } | Self::Range { .. } | Self::Enum { .. } => {
+                FaultClass::Peer
+            }
+        }
+    }
+}
+
 impl From<ConvertError> for tonic::Status {
     fn from(e: ConvertError) -> Self {
-        tonic::Status::invalid_argument(e.to_string())
+        with_fault(tonic::Status::invalid_argument(e.to_string()), e.fault(), 0)
+    }
+}
+
+impl From<FaultClass> for v1::FaultClass {
+    fn from(c: FaultClass) -> Self {
+        match c {
+            FaultClass::Peer => v1::FaultClass::Peer,
+            FaultClass::Local => v1::FaultClass::Local,
+            FaultClass::Fatal => v1::FaultClass::Fatal,
+        }
+    }
+}
+
+/// The fault class of a wire value; `None` for UNSPECIFIED (an old sender) or unknown values.
+pub fn fault_class(v: i32) -> Option<FaultClass> {
+    match v1::FaultClass::try_from(v).ok()? {
+        v1::FaultClass::Peer => Some(FaultClass::Peer),
+        v1::FaultClass::Local => Some(FaultClass::Local),
+        v1::FaultClass::Fatal => Some(FaultClass::Fatal),
+        v1::FaultClass::Unspecified => None,
+    }
+}
+
+/// The gRPC code an error of class `class` is answered with when nothing more specific is
+/// known: peer → INVALID_ARGUMENT, local → UNAVAILABLE, fatal → INTERNAL.
+pub fn fault_code(class: FaultClass) -> tonic::Code {
+    match class {
+        FaultClass::Peer => tonic::Code::InvalidArgument,
+        FaultClass::Local => tonic::Code::Unavailable,
+        FaultClass::Fatal => tonic::Code::Internal,
+    }
+}
+
+/// Binary metadata key of the [`v1::FaultDetail`] attached to an error status.
+pub const FAULT_DETAIL_KEY: &str = "hypasis-fault-bin";
+
+/// Attaches `class` (and a validation rule code, 0 for none) to `status` as a
+/// [`v1::FaultDetail`] under [`FAULT_DETAIL_KEY`]; the code and message stay as they are.
+pub fn with_fault(mut status: tonic::Status, class: FaultClass, rule: i32) -> tonic::Status {
+    use prost::Message;
+    let detail = v1::FaultDetail {
+        fault_class: v1::FaultClass::from(class) as i32,
+        rule,
+    };
+    status.metadata_mut().insert_bin(
+        FAULT_DETAIL_KEY,
+        tonic::metadata::MetadataValue::from_bytes(&detail.encode_to_vec()),
+    );
+    status
+}
+
+/// The [`v1::FaultDetail`] a server attached to `status`, if any (and it decodes).
+pub fn fault_detail(status: &tonic::Status) -> Option<v1::FaultDetail> {
+    use prost::Message;
+    let bytes = status
+        .metadata()
+        .get_bin(FAULT_DETAIL_KEY)?
+        .to_bytes()
+        .ok()?;
+    v1::FaultDetail::decode(bytes).ok()
+}
+
+/// The class of a failed call: the attached [`v1::FaultDetail`] when the server sent one,
+/// else read from the code (a refusal of what was sent is the sender's fault: peer;
+/// transport trouble is local; the rest is fatal).
+pub fn status_fault(status: &tonic::Status) -> FaultClass {
+    if let Some(c) = fault_detail(status).and_then(|d| fault_class(d.fault_class)) {
+        return c;
+    }
+    use tonic::Code;
+    match status.code() {
+        Code::InvalidArgument
+        | Code::FailedPrecondition
+        | Code::OutOfRange
+        | Code::NotFound
+        | Code::AlreadyExists => FaultClass::Peer,
+        Code::Unavailable
+        | Code::DeadlineExceeded
+        | Code::ResourceExhausted
+        | Code::Aborted
+        | Code::Cancelled => FaultClass::Local,
+        _ => FaultClass::Fatal,
     }
 }
 
@@ -280,5 +374,51 @@ mod tests {
             ..Default::default()
         };
         assert!(RawBlock::try_from(block).is_err());
+    }
+
+    #[test]
+    fn fault_class_round_trip() {
+        for c in [FaultClass::Peer, FaultClass::Local, FaultClass::Fatal] {
+            assert_eq!(fault_class(v1::FaultClass::from(c) as i32), Some(c));
+        }
+        assert_eq!(fault_class(0), None);
+        assert_eq!(fault_class(99), None);
+    }
+
+    #[test]
+    fn status_carries_the_fault() {
+        // A detail overrides what the code alone would say.
+        let s = with_fault(tonic::Status::unavailable("x"), FaultClass::Fatal, 36);
+        assert_eq!(s.code(), tonic::Code::Unavailable);
+        assert_eq!(status_fault(&s), FaultClass::Fatal);
+        let d = fault_detail(&s).unwrap();
+        assert_eq!(d.rule, 36);
+        assert_eq!(d.fault_class(), v1::FaultClass::Fatal);
+        // Without a detail the code decides.
+        assert_eq!(
+            status_fault(&tonic::Status::unavailable("x")),
+            FaultClass::Local
+        );
+        assert_eq!(
+            status_fault(&tonic::Status::data_loss("x")),
+            FaultClass::Fatal
+        );
+        assert_eq!(
+            status_fault(&tonic::Status::failed_precondition("x")),
+            FaultClass::Peer
+        );
+        let conv: tonic::Status = ConvertError::Missing("range").into();
+        assert_eq!(conv.code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            fault_detail(&conv).unwrap().fault_class(),
+            v1::FaultClass::Peer
+        );
+        for c in [FaultClass::Peer, FaultClass::Local, FaultClass::Fatal] {
+            assert_eq!(
+                status_fault(&tonic::Status::new(fault_code(c), "x")),
+                c,
+                "{c}"
+            );
+        }
     }
 }

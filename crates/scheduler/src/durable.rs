@@ -26,6 +26,17 @@ pub enum DurableError {
     Restore(RestoreError),
 }
 
+impl hypasis_primitives::Fault for DurableError {
+    /// Deposed: stop leading (fatal); a store failure or a load failure keeps its class.
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        match self {
+            Self::Deposed(_) => hypasis_primitives::FaultClass::Fatal,
+            Self::Store(e) => e.fault(),
+            Self::Restore(e) => e.fault(),
+        }
+    }
+}
+
 /// Where the anchor comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnchorSource {

@@ -29,8 +29,8 @@ pub use config::{BackoffConfig, BackwardThrottle, DEFAULT_TIP_MARGIN, SchedulerC
 pub use durable::{AnchorSource, DurableError, DurableScheduler};
 pub use metrics::SchedulerMetrics;
 pub use scheduler::{
-    Acquired, Anchor, CheckpointSpan, Completion, DirectionStatus, RestoreError, Scheduler,
-    SchedulerError, Status, UnitFilter,
+    Acquired, Anchor, CheckpointSpan, Completion, DirectionStatus, InvariantError, RestoreError,
+    Scheduler, SchedulerError, Status, UnitFilter,
 };
 pub use unit::{
     Direction, FailureReason, Lease, LeaseInfo, LeaseState, Unit, UnitState, lease_id,

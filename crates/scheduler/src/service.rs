@@ -553,7 +553,7 @@ impl SchedulerRpc for SchedulerGrpc {
         request: Request<v1::FailLeaseRequest>,
     ) -> Result<Response<v1::FailLeaseResponse>, RpcStatus> {
         let req = request.into_inner();
-        let reason = FailureReason::from_proto(req.reason);
+        let reason = FailureReason::from_request(req.reason, req.fault_class);
         let state = self.0.state().await?;
         let r = state
             .lock()
@@ -563,7 +563,7 @@ impl SchedulerRpc for SchedulerGrpc {
             .map_err(to_status)?;
         self.count("fail", r.is_ok());
         let unit = r.map_err(sched_status)?;
-        tracing::info!(unit = unit.id, range = %unit.range, attempts = unit.attempts, reason = ?reason, message = %req.message, "unit failed; backing off");
+        tracing::info!(unit = unit.id, range = %unit.range, attempts = unit.attempts, reason = ?reason, rule = req.rule().as_str_name(), message = %req.message, "unit failed; backing off");
         Ok(Response::new(v1::FailLeaseResponse {
             unit: Some(unit.to_proto()),
         }))

@@ -26,6 +26,18 @@ pub enum StoreError {
     Other(String),
 }
 
+impl hypasis_primitives::Fault for StoreError {
+    /// A newer term wrote: this scheduler must stop leading (fatal for this leader); an
+    /// unreachable store is retried (local); a refusal or an unusable answer stops (fatal).
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        use hypasis_primitives::FaultClass;
+        match self {
+            Self::StaleTerm(_) | Self::Other(_) => FaultClass::Fatal,
+            Self::Unavailable(_) => FaultClass::Local,
+        }
+    }
+}
+
 /// What the scheduler needs from the store.
 #[async_trait]
 pub trait SchedulerStore: Send + Sync + std::fmt::Debug + 'static {

@@ -1,7 +1,7 @@
 //! Work units, their states and leases.
 
 use hypasis_gaps::Range;
-use hypasis_primitives::B256;
+use hypasis_primitives::{B256, FaultClass};
 use hypasis_proto::v1;
 
 /// Sync direction of a unit.
@@ -63,6 +63,38 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
+    /// The reason as a [`FaultClass`]: a peer fault blames the peer; no peer and a local
+    /// error are retried without blame.
+    pub const fn fault(self) -> FaultClass {
+        match self {
+            Self::PeerFault => FaultClass::Peer,
+            Self::NoPeer | Self::Local => FaultClass::Local,
+        }
+    }
+
+    /// The reason a fetcher reports for a failure of class `class` (a fatal failure gives the
+    /// unit back as a local error: another fetcher may be configured right).
+    pub const fn from_fault(class: FaultClass) -> Self {
+        match class {
+            FaultClass::Peer => Self::PeerFault,
+            FaultClass::Local | FaultClass::Fatal => Self::Local,
+        }
+    }
+
+    /// From a `FailLeaseRequest`'s `reason` and `fault_class`: the reason when it is set, else
+    /// the class (newer fetchers), else a local error.
+    pub fn from_request(reason: i32, fault_class: i32) -> Self {
+        match v1::FailureReason::try_from(reason) {
+            Ok(v1::FailureReason::Unspecified) | Err(_) => {
+                match hypasis_proto::convert::fault_class(fault_class) {
+                    Some(c) => Self::from_fault(c),
+                    None => Self::Local,
+                }
+            }
+            Ok(_) => Self::from_proto(reason),
+        }
+    }
+
     /// From the wire value (UNSPECIFIED counts as a local error).
     pub fn from_proto(v: i32) -> Self {
         match v1::FailureReason::try_from(v) {
@@ -261,4 +293,35 @@ pub fn parse_lease_id(lease_id: &str) -> Option<(u64, u64)> {
 /// The lease id of unit `unit` under `token`.
 pub fn lease_id(unit: u64, token: u64) -> String {
     format!("{unit}-{token}")
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    #[test]
+    fn failure_reasons_speak_fault_classes() {
+        assert_eq!(FailureReason::PeerFault.fault(), FaultClass::Peer);
+        assert_eq!(FailureReason::NoPeer.fault(), FaultClass::Local);
+        assert_eq!(FailureReason::Local.fault(), FaultClass::Local);
+        assert_eq!(
+            FailureReason::from_fault(FaultClass::Peer),
+            FailureReason::PeerFault
+        );
+        assert_eq!(
+            FailureReason::from_fault(FaultClass::Fatal),
+            FailureReason::Local
+        );
+        // The reason wins when set; the class decides when it is not; neither: local.
+        let peer = v1::FaultClass::Peer as i32;
+        assert_eq!(
+            FailureReason::from_request(v1::FailureReason::NoPeer as i32, peer),
+            FailureReason::NoPeer
+        );
+        assert_eq!(
+            FailureReason::from_request(v1::FailureReason::Unspecified as i32, peer),
+            FailureReason::PeerFault
+        );
+        assert_eq!(FailureReason::from_request(0, 0), FailureReason::Local);
+    }
 }

@@ -205,7 +205,7 @@ proptest! {
             }
             let most = (bound - anchor) / unit + 2;
             prop_assert!(s.units(UnitFilter::default()).count() as u64 <= most);
-            s.check_invariants().map_err(TestCaseError::fail)?;
+            s.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
         }
     }
 }

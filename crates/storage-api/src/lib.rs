@@ -13,7 +13,9 @@
 use alloy_primitives::B256;
 use async_trait::async_trait;
 use hypasis_gaps::{Range, RangeSet};
-use hypasis_primitives::{BlockIntegrityError, Checkpoint, RawBlock, VerificationLevel};
+use hypasis_primitives::{
+    BlockIntegrityError, Checkpoint, Fault, FaultClass, RawBlock, VerificationLevel,
+};
 use std::collections::BTreeMap;
 
 pub mod blockfile;
@@ -132,22 +134,33 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    /// Whether the caller sent bad data (as opposed to a local/backend problem).
+    /// Whether the caller sent bad data (as opposed to a local/backend problem): the
+    /// [`FaultClass::Peer`] class.
     pub fn is_caller_fault(&self) -> bool {
-        matches!(
-            self,
-            Self::Integrity(_)
-                | Self::NotContiguous { .. }
-                | Self::Conflict { .. }
-                | Self::CheckpointRefused { .. }
-                | Self::StaleTerm { .. }
-                | Self::InvalidArgument(_)
-        )
+        self.fault() == FaultClass::Peer
     }
 
-    /// Whether retrying the same request later may succeed.
+    /// Whether retrying the same request later may succeed: the [`FaultClass::Local`] class
+    /// (a caller fault is not retried as it is).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
+        self.fault() == FaultClass::Local
+    }
+}
+
+impl Fault for StorageError {
+    /// Bad, non-contiguous, conflicting or refused input and stale terms are the caller's
+    /// (peer); an unavailable backend is local; corrupt stored data is fatal.
+    fn fault(&self) -> FaultClass {
+        match self {
+            Self::Integrity(_)
+            | Self::NotContiguous { .. }
+            | Self::Conflict { .. }
+            | Self::CheckpointRefused { .. }
+            | Self::StaleTerm { .. }
+            | Self::InvalidArgument(_) => FaultClass::Peer,
+            Self::Unavailable(_) => FaultClass::Local,
+            Self::Corrupt(_) => FaultClass::Fatal,
+        }
     }
 }
 
@@ -297,4 +310,30 @@ pub trait BlockStorage: Send + Sync + std::fmt::Debug + 'static {
 
     /// Loads all scheduler records.
     async fn load_scheduler(&self) -> StorageResult<SchedulerSnapshot>;
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    #[test]
+    fn storage_errors_have_a_class() {
+        let refused = StorageError::CheckpointRefused {
+            id: 1,
+            reason: "backwards".into(),
+        };
+        assert_eq!(refused.fault(), FaultClass::Peer);
+        assert!(refused.is_caller_fault() && !refused.is_retryable());
+        let stale = StorageError::StaleTerm {
+            given: 1,
+            current: 2,
+        };
+        assert_eq!(stale.fault(), FaultClass::Peer);
+        let down = StorageError::Unavailable("io".into());
+        assert_eq!(down.fault(), FaultClass::Local);
+        assert!(down.is_retryable() && !down.is_caller_fault());
+        let corrupt = StorageError::Corrupt("bad record".into());
+        assert_eq!(corrupt.fault(), FaultClass::Fatal);
+        assert!(!corrupt.is_retryable() && !corrupt.is_caller_fault());
+    }
 }

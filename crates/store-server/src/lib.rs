@@ -11,7 +11,7 @@
 //! - `NOT_FOUND`: the requested block or checkpoint is not stored.
 
 use hypasis_gaps::Range;
-use hypasis_primitives::{RawBlock, VerificationLevel};
+use hypasis_primitives::{Fault, RawBlock, VerificationLevel};
 use hypasis_proto::convert::{self, ConvertError};
 use hypasis_proto::v1;
 use hypasis_storage_api::{BlockBatch, BlockStorage, SchedulerDelta, StorageError};
@@ -85,9 +85,13 @@ impl StoreMetrics {
     }
 }
 
-/// Maps a storage error to the gRPC status the client acts on.
+/// Maps a storage error to the gRPC status the client acts on. The code follows the class
+/// (peer: INVALID_ARGUMENT for bad input, FAILED_PRECONDITION for a conflict with stored
+/// state; local: UNAVAILABLE; fatal: DATA_LOSS), and the class itself travels as a
+/// `FaultDetail` (see [`convert::status_fault`]).
 pub fn status(e: StorageError) -> Status {
-    match &e {
+    let class = e.fault();
+    let status = match &e {
         StorageError::Integrity(_)
         | StorageError::NotContiguous { .. }
         | StorageError::InvalidArgument(_) => Status::invalid_argument(e.to_string()),
@@ -96,7 +100,8 @@ pub fn status(e: StorageError) -> Status {
         | StorageError::StaleTerm { .. } => Status::failed_precondition(e.to_string()),
         StorageError::Unavailable(_) => Status::unavailable(e.to_string()),
         StorageError::Corrupt(_) => Status::data_loss(e.to_string()),
-    }
+    };
+    convert::with_fault(status, class, 0)
 }
 
 fn refusal_label(e: &StorageError) -> &'static str {
@@ -415,5 +420,46 @@ impl v1::store_server::Store for StoreService {
                 .map(|(key, value)| v1::SchedulerRecord { key, value })
                 .collect(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+    use hypasis_primitives::FaultClass;
+
+    #[test]
+    fn status_code_and_detail_follow_the_class() {
+        let cases = [
+            (
+                StorageError::InvalidArgument("start > end".into()),
+                tonic::Code::InvalidArgument,
+                FaultClass::Peer,
+            ),
+            (
+                StorageError::StaleTerm {
+                    given: 1,
+                    current: 2,
+                },
+                tonic::Code::FailedPrecondition,
+                FaultClass::Peer,
+            ),
+            (
+                StorageError::Unavailable("disk".into()),
+                tonic::Code::Unavailable,
+                FaultClass::Local,
+            ),
+            (
+                StorageError::Corrupt("record".into()),
+                tonic::Code::DataLoss,
+                FaultClass::Fatal,
+            ),
+        ];
+        for (e, code, class) in cases {
+            let s = status(e);
+            assert_eq!(s.code(), code);
+            assert_eq!(convert::status_fault(&s), class);
+            assert!(convert::fault_detail(&s).is_some());
+        }
     }
 }

@@ -35,6 +35,18 @@ pub enum TelemetryError {
     Prometheus(#[from] prometheus::Error),
 }
 
+impl hypasis_primitives::Fault for TelemetryError {
+    /// Exporter, bind and registration failures happen at start-up and need an operator:
+    /// fatal.
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        match self {
+            Self::Otlp(_) | Self::Bind { .. } | Self::Prometheus(_) => {
+                hypasis_primitives::FaultClass::Fatal
+            }
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {

@@ -49,6 +49,18 @@ pub enum TlsError {
     BadSan(String),
 }
 
+impl hypasis_primitives::Fault for TlsError {
+    /// Unreadable or non-PEM files, failed generation and bad SANs are configuration:
+    /// fatal.
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        match self {
+            Self::Io { .. } | Self::NotPem { .. } | Self::Generate(_) | Self::BadSan(_) => {
+                hypasis_primitives::FaultClass::Fatal
+            }
+        }
+    }
+}
+
 fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
     let data = std::fs::read(path).map_err(|source| TlsError::Io {
         path: path.into(),

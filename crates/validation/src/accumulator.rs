@@ -102,12 +102,13 @@ pub struct EpochRecord {
 
 impl EpochRecord {
     /// Parses the SSZ encoding of an epoch record for epoch `epoch`.
-    pub fn from_ssz(epoch: u64, bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_ssz(epoch: u64, bytes: &[u8]) -> Result<Self, crate::error::DecodeError> {
         if !bytes.len().is_multiple_of(64) || bytes.len() / 64 > EPOCH_SIZE as usize {
             return Err(format!(
                 "{} bytes is not a list of at most 8192 64-byte records",
                 bytes.len()
-            ));
+            )
+            .into());
         }
         let records = bytes
             .chunks_exact(64)
@@ -135,7 +136,7 @@ pub struct HistoricalAccumulator {
 
 impl HistoricalAccumulator {
     /// Parses the SSZ container (`historical_epochs` with an empty `current_epoch`).
-    pub fn from_ssz(bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_ssz(bytes: &[u8]) -> Result<Self, crate::error::DecodeError> {
         if bytes.len() < 8 {
             return Err("shorter than the two offsets".into());
         }
@@ -144,12 +145,12 @@ impl HistoricalAccumulator {
         };
         let (first, second) = (off(0), off(4));
         if first != 8 || second < first || second > bytes.len() {
-            return Err(format!("bad offsets {first}, {second}"));
+            return Err(format!("bad offsets {first}, {second}").into());
         }
         let epochs_bytes = &bytes[first..second];
         if !epochs_bytes.len().is_multiple_of(32) || epochs_bytes.len() / 32 > MAX_HISTORICAL_EPOCHS
         {
-            return Err(format!("historical_epochs of {} bytes", epochs_bytes.len()));
+            return Err(format!("historical_epochs of {} bytes", epochs_bytes.len()).into());
         }
         if second != bytes.len() {
             return Err("current_epoch is not empty".into());

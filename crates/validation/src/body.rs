@@ -50,7 +50,87 @@ pub struct BodyView<'a> {
     pub payload_len: usize,
 }
 
-fn decode_tx(item: Item<'_>) -> Result<TxView<'_>, String> {
+/// Why a body (or one of its transactions) does not decode.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// The bytes are not one RLP item (the walker's message).
+    #[error("{0}")]
+    Rlp(String),
+    /// The body is an RLP string, not a list.
+    #[error("body is not a list")]
+    NotAList,
+    /// The body list has the wrong number of fields.
+    #[error("body has {0} fields, expected 2 or 3 (txs, ommers, withdrawals)")]
+    FieldCount(usize),
+    /// The transactions field is not a list.
+    #[error("transactions: {0}")]
+    Transactions(String),
+    /// One transaction is not a valid envelope.
+    #[error("transaction {index}: {reason}")]
+    Transaction {
+        /// Position in the body.
+        index: usize,
+        /// What is wrong.
+        reason: TxError,
+    },
+    /// The ommers field is not a list.
+    #[error("ommers: {0}")]
+    Ommers(String),
+    /// An ommer is not a list.
+    #[error("ommer is not a list")]
+    OmmerNotAList,
+    /// The withdrawals field is not a list.
+    #[error("withdrawals: {0}")]
+    Withdrawals(String),
+    /// A withdrawal is not a list.
+    #[error("withdrawal is not a list")]
+    WithdrawalNotAList,
+}
+
+impl From<String> for BodyError {
+    fn from(reason: String) -> Self {
+        Self::Rlp(reason)
+    }
+}
+
+/// Why one transaction's envelope is not valid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    /// A typed transaction with no bytes.
+    #[error("empty typed transaction")]
+    EmptyTyped,
+    /// The first byte is not an EIP-2718 type.
+    #[error("typed transaction starts with {0:#04x}, outside the EIP-2718 range")]
+    TypeOutOfRange(u8),
+    /// A blob (type-3) transaction's payload is not the RLP it must be.
+    #[error("{0}")]
+    BlobRlp(String),
+    /// A blob transaction with fewer than 11 fields.
+    #[error("blob transaction has {0} fields")]
+    BlobFieldCount(usize),
+    /// `blob_versioned_hashes` is not a list.
+    #[error("blob hashes: {0}")]
+    BlobHashes(String),
+    /// A blob transaction without blobs.
+    #[error("blob transaction without blobs")]
+    NoBlobs,
+}
+
+impl hypasis_primitives::Fault for BodyError {
+    /// A body that does not decode was sent that way: the sender's fault.
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        hypasis_primitives::FaultClass::Peer
+    }
+}
+
+impl hypasis_primitives::Fault for TxError {
+    /// A transaction envelope that does not decode was sent that way: the sender's fault.
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        hypasis_primitives::FaultClass::Peer
+    }
+}
+
+fn decode_tx(item: Item<'_>) -> Result<TxView<'_>, TxError> {
     if item.is_list {
         return Ok(TxView {
             tx_type: 0,
@@ -58,10 +138,8 @@ fn decode_tx(item: Item<'_>) -> Result<TxView<'_>, String> {
         });
     }
     match item.payload.first() {
-        None => Err("empty typed transaction".into()),
-        Some(&t) if t > 0x7f => Err(format!(
-            "typed transaction starts with {t:#04x}, outside the EIP-2718 range"
-        )),
+        None => Err(TxError::EmptyTyped),
+        Some(&t) if t > 0x7f => Err(TxError::TypeOutOfRange(t)),
         Some(&t) => Ok(TxView {
             tx_type: t,
             encoding: item.payload,
@@ -70,34 +148,33 @@ fn decode_tx(item: Item<'_>) -> Result<TxView<'_>, String> {
 }
 
 /// Decodes `rlp([txs, ommers(, withdrawals)])`.
-pub fn decode_body(bytes: &[u8]) -> Result<BodyView<'_>, String> {
+pub fn decode_body(bytes: &[u8]) -> Result<BodyView<'_>, BodyError> {
     let outer = single_item(bytes)?;
     if !outer.is_list {
-        return Err("body is not a list".into());
+        return Err(BodyError::NotAList);
     }
     let fields = items(outer.payload)?;
     if !(2..=3).contains(&fields.len()) {
-        return Err(format!(
-            "body has {} fields, expected 2 or 3 (txs, ommers, withdrawals)",
-            fields.len()
-        ));
+        return Err(BodyError::FieldCount(fields.len()));
     }
     let transactions = fields[0]
         .list()
-        .map_err(|e| format!("transactions: {e}"))?
+        .map_err(BodyError::Transactions)?
         .into_iter()
         .enumerate()
-        .map(|(i, item)| decode_tx(item).map_err(|e| format!("transaction {i}: {e}")))
+        .map(|(index, item)| {
+            decode_tx(item).map_err(|reason| BodyError::Transaction { index, reason })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let ommers = fields[1]
         .list()
-        .map_err(|e| format!("ommers: {e}"))?
+        .map_err(BodyError::Ommers)?
         .into_iter()
         .map(|i| {
             if i.is_list {
                 Ok(i.raw)
             } else {
-                Err("ommer is not a list".to_string())
+                Err(BodyError::OmmerNotAList)
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -105,13 +182,13 @@ pub fn decode_body(bytes: &[u8]) -> Result<BodyView<'_>, String> {
         None => None,
         Some(w) => Some(
             w.list()
-                .map_err(|e| format!("withdrawals: {e}"))?
+                .map_err(BodyError::Withdrawals)?
                 .into_iter()
                 .map(|i| {
                     if i.is_list {
                         Ok(i.raw)
                     } else {
-                        Err("withdrawal is not a list".to_string())
+                        Err(BodyError::WithdrawalNotAList)
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()?,
@@ -127,16 +204,18 @@ pub fn decode_body(bytes: &[u8]) -> Result<BodyView<'_>, String> {
 }
 
 /// Number of blobs of a type-3 transaction (`blob_versioned_hashes` is field 10).
-fn blob_count(encoding: &[u8]) -> Result<u64, String> {
-    let payload = encoding.get(1..).ok_or("empty")?;
-    let fields = single_item(payload)?.list()?;
+fn blob_count(encoding: &[u8]) -> Result<u64, TxError> {
+    let payload = encoding.get(1..).ok_or(TxError::EmptyTyped)?;
+    let fields = single_item(payload)
+        .and_then(|i| i.list())
+        .map_err(TxError::BlobRlp)?;
     let hashes = fields
         .get(10)
-        .ok_or_else(|| format!("blob transaction has {} fields", fields.len()))?
+        .ok_or(TxError::BlobFieldCount(fields.len()))?
         .list()
-        .map_err(|e| format!("blob hashes: {e}"))?;
+        .map_err(TxError::BlobHashes)?;
     if hashes.is_empty() {
-        return Err("blob transaction without blobs".into());
+        return Err(TxError::NoBlobs);
     }
     Ok(hashes.len() as u64)
 }
@@ -169,8 +248,10 @@ pub fn validate_body(
 ) -> Result<BodySummary, ValidationError> {
     let h = &sealed.header;
     let number = h.number;
-    let view =
-        decode_body(body).map_err(|reason| ValidationError::MalformedBody { number, reason })?;
+    let view = decode_body(body).map_err(|e| ValidationError::MalformedBody {
+        number,
+        reason: e.to_string(),
+    })?;
 
     // Bor's state-sync transaction (type 0x7F, PIP-74): only from Madhugiri, and then only as
     // the body's last transaction (Bor `core/types/tx_state_sync.go`; `Finalize` appends it).
@@ -233,13 +314,12 @@ pub fn validate_body(
         let mut blobs = 0u64;
         for (index, tx) in view.transactions.iter().enumerate() {
             if tx.tx_type == 3 {
-                blobs += blob_count(tx.encoding).map_err(|reason| {
-                    ValidationError::InvalidTransaction {
+                blobs +=
+                    blob_count(tx.encoding).map_err(|e| ValidationError::InvalidTransaction {
                         number,
                         index,
-                        reason,
-                    }
-                })?;
+                        reason: e.to_string(),
+                    })?;
             }
         }
         let expected = blobs.saturating_mul(GAS_PER_BLOB);
@@ -277,8 +357,10 @@ pub fn validate_body(
 /// yet the forks); [`validate_body`] runs the same checks and the chain rules on top.
 pub fn check_body_against_header(h: &Header, body: &[u8]) -> Result<usize, ValidationError> {
     let number = h.number;
-    let view =
-        decode_body(body).map_err(|reason| ValidationError::MalformedBody { number, reason })?;
+    let view = decode_body(body).map_err(|e| ValidationError::MalformedBody {
+        number,
+        reason: e.to_string(),
+    })?;
     check_roots(h, &view)?;
     let expected = h.withdrawals_root.is_some();
     check_withdrawals(h, &view, expected, false, Some(Hardfork::Shanghai))?;
@@ -412,5 +494,26 @@ mod tests {
             decode_body(&[0xc4, 0xc2, 0x81, 0x80, 0xc0]).is_err(),
             "type 0x80"
         );
+    }
+
+    #[test]
+    fn decode_errors_are_typed() {
+        use hypasis_primitives::{Fault, FaultClass};
+        assert_eq!(decode_body(&[0xc1, 0xc0]), Err(BodyError::FieldCount(1)));
+        assert_eq!(decode_body(&[0x80]), Err(BodyError::NotAList));
+        let e = decode_body(&[0xc4, 0xc2, 0x81, 0x80, 0xc0]).unwrap_err();
+        assert_eq!(
+            e,
+            BodyError::Transaction {
+                index: 0,
+                reason: TxError::TypeOutOfRange(0x80)
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "transaction 0: typed transaction starts with 0x80, outside the EIP-2718 range"
+        );
+        assert_eq!(e.fault(), FaultClass::Peer);
+        assert_eq!(blob_count(&[0x03, 0xc0]), Err(TxError::BlobFieldCount(0)));
     }
 }

@@ -94,6 +94,14 @@ pub enum BlockExtraError {
     ZeroDenominator,
 }
 
+impl hypasis_primitives::Fault for BlockExtraError {
+    /// A malformed `BlockExtraData` was sealed into the header by its producer: the sender's
+    /// fault (refetch elsewhere).
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        hypasis_primitives::FaultClass::Peer
+    }
+}
+
 /// A decoded `BlockExtraData` (borrowing the extra-data; nothing is allocated per entry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockExtra<'a> {

@@ -6,7 +6,7 @@
 //! (missing anchor data, an unsupported fork): those are not the sender's fault.
 
 use alloy_primitives::{Address, B256, Bloom, U256};
-use hypasis_primitives::Hardfork;
+use hypasis_primitives::{Fault, FaultClass, Hardfork};
 use std::fmt;
 
 /// A header field whose presence depends on the fork.
@@ -663,6 +663,316 @@ pub enum ValidationError {
     },
 }
 
+/// The validation rules, one per [`ValidationError`] variant, with stable wire codes (the
+/// `ValidationRule` enum of the proto carries the same numbers; never renumber, only append).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Rule {
+    /// `header-rlp`.
+    MalformedHeader = 1,
+    /// `body-rlp`.
+    MalformedBody = 2,
+    /// `receipts-rlp`.
+    MalformedReceipts = 3,
+    /// `header-hash`.
+    HashMismatch = 4,
+    /// `header-number`.
+    NumberMismatch = 5,
+    /// `extra-data-length`.
+    ExtraDataTooLong = 6,
+    /// `dao-extra-data`.
+    DaoExtraData = 7,
+    /// `gas-limit-max`.
+    GasLimitTooHigh = 8,
+    /// `gas-limit-min`.
+    GasLimitTooLow = 9,
+    /// `gas-used-limit`.
+    GasUsedExceedsLimit = 10,
+    /// `fork-field-missing`.
+    MissingField = 11,
+    /// `fork-field-unexpected`.
+    UnexpectedField = 12,
+    /// `post-merge-difficulty`.
+    PostMergeDifficulty = 13,
+    /// `post-merge-nonce`.
+    PostMergeNonce = 14,
+    /// `ommers-empty`.
+    OmmersNotEmpty = 15,
+    /// `pow-difficulty`.
+    PowDifficultyZero = 16,
+    /// `blob-gas-used-max`.
+    BlobGasUsedTooHigh = 17,
+    /// `blob-gas-used-multiple`.
+    BlobGasUsedNotMultiple = 18,
+    /// `parent-hash`.
+    ParentHash = 19,
+    /// `number-continuity`.
+    NumberContinuity = 20,
+    /// `timestamp`.
+    Timestamp = 21,
+    /// `gas-limit-change`.
+    GasLimitChange = 22,
+    /// `base-fee`.
+    BaseFee = 23,
+    /// `base-fee-change`.
+    BaseFeeChange = 24,
+    /// `excess-blob-gas`.
+    ExcessBlobGas = 25,
+    /// `total-difficulty`.
+    TotalDifficulty = 26,
+    /// `bor-extra-data-length`.
+    BorExtraDataTooShort = 27,
+    /// `bor-validators-not-sprint-end`.
+    BorUnexpectedValidators = 28,
+    /// `bor-validator-bytes-length`.
+    BorValidatorBytesLength = 29,
+    /// `bor-block-extra-data`.
+    BorBlockExtraData = 30,
+    /// `bor-giugliano-fields`.
+    BorMissingGiuglianoFields = 31,
+    /// `bor-giugliano-base-fee`.
+    BorGiuglianoBaseFee = 32,
+    /// `bor-mix-digest`.
+    BorMixDigest = 33,
+    /// `bor-seal`.
+    BorSeal = 34,
+    /// `bor-signer`.
+    BorSignerNotValidator = 35,
+    /// `transactions-root`.
+    TransactionsRoot = 36,
+    /// `ommers-hash`.
+    OmmersHash = 37,
+    /// `withdrawals-root`.
+    WithdrawalsRoot = 38,
+    /// `ommer`.
+    InvalidOmmer = 39,
+    /// `transaction`.
+    InvalidTransaction = 40,
+    /// `blob-gas-used`.
+    BlobGasUsedMismatch = 41,
+    /// `block-size`.
+    BlockTooLarge = 42,
+    /// `receipt-count`.
+    ReceiptCount = 43,
+    /// `receipts-root`.
+    ReceiptsRoot = 44,
+    /// `logs-bloom`.
+    LogsBloom = 45,
+    /// `receipt-bloom`.
+    ReceiptBloom = 46,
+    /// `receipt-type`.
+    ReceiptType = 47,
+    /// `receipt-status`.
+    ReceiptStatus = 48,
+    /// `cumulative-gas`.
+    CumulativeGas = 49,
+    /// `gas-used`.
+    GasUsed = 50,
+    /// `trusted-hash`.
+    TrustedHash = 51,
+    /// `checkpoint-root`.
+    CheckpointRoot = 52,
+    /// `accumulator`.
+    EpochAccumulator = 53,
+    /// `era1-accumulator-record`.
+    EraAccumulatorRecord = 54,
+    /// `epoch-record-hash`.
+    EpochRecordHash = 55,
+    /// `contiguous-input`.
+    NotContiguous = 56,
+    /// `unsupported-fork`.
+    UnsupportedFork = 57,
+    /// `anchor-not-applicable`.
+    AnchorNotApplicable = 58,
+}
+
+impl Rule {
+    /// Every rule, in code order.
+    pub const ALL: [Rule; 58] = [
+        Rule::MalformedHeader,
+        Rule::MalformedBody,
+        Rule::MalformedReceipts,
+        Rule::HashMismatch,
+        Rule::NumberMismatch,
+        Rule::ExtraDataTooLong,
+        Rule::DaoExtraData,
+        Rule::GasLimitTooHigh,
+        Rule::GasLimitTooLow,
+        Rule::GasUsedExceedsLimit,
+        Rule::MissingField,
+        Rule::UnexpectedField,
+        Rule::PostMergeDifficulty,
+        Rule::PostMergeNonce,
+        Rule::OmmersNotEmpty,
+        Rule::PowDifficultyZero,
+        Rule::BlobGasUsedTooHigh,
+        Rule::BlobGasUsedNotMultiple,
+        Rule::ParentHash,
+        Rule::NumberContinuity,
+        Rule::Timestamp,
+        Rule::GasLimitChange,
+        Rule::BaseFee,
+        Rule::BaseFeeChange,
+        Rule::ExcessBlobGas,
+        Rule::TotalDifficulty,
+        Rule::BorExtraDataTooShort,
+        Rule::BorUnexpectedValidators,
+        Rule::BorValidatorBytesLength,
+        Rule::BorBlockExtraData,
+        Rule::BorMissingGiuglianoFields,
+        Rule::BorGiuglianoBaseFee,
+        Rule::BorMixDigest,
+        Rule::BorSeal,
+        Rule::BorSignerNotValidator,
+        Rule::TransactionsRoot,
+        Rule::OmmersHash,
+        Rule::WithdrawalsRoot,
+        Rule::InvalidOmmer,
+        Rule::InvalidTransaction,
+        Rule::BlobGasUsedMismatch,
+        Rule::BlockTooLarge,
+        Rule::ReceiptCount,
+        Rule::ReceiptsRoot,
+        Rule::LogsBloom,
+        Rule::ReceiptBloom,
+        Rule::ReceiptType,
+        Rule::ReceiptStatus,
+        Rule::CumulativeGas,
+        Rule::GasUsed,
+        Rule::TrustedHash,
+        Rule::CheckpointRoot,
+        Rule::EpochAccumulator,
+        Rule::EraAccumulatorRecord,
+        Rule::EpochRecordHash,
+        Rule::NotContiguous,
+        Rule::UnsupportedFork,
+        Rule::AnchorNotApplicable,
+    ];
+
+    /// The stable wire code (1-based; 0 is "unspecified" on the wire).
+    pub const fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// The rule with wire code `code`, if any.
+    pub fn from_code(code: i32) -> Option<Self> {
+        Self::ALL.iter().copied().find(|r| r.code() == code)
+    }
+
+    /// The rule's stable kebab-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Rule::MalformedHeader => "header-rlp",
+            Rule::MalformedBody => "body-rlp",
+            Rule::MalformedReceipts => "receipts-rlp",
+            Rule::HashMismatch => "header-hash",
+            Rule::NumberMismatch => "header-number",
+            Rule::ExtraDataTooLong => "extra-data-length",
+            Rule::DaoExtraData => "dao-extra-data",
+            Rule::GasLimitTooHigh => "gas-limit-max",
+            Rule::GasLimitTooLow => "gas-limit-min",
+            Rule::GasUsedExceedsLimit => "gas-used-limit",
+            Rule::MissingField => "fork-field-missing",
+            Rule::UnexpectedField => "fork-field-unexpected",
+            Rule::PostMergeDifficulty => "post-merge-difficulty",
+            Rule::PostMergeNonce => "post-merge-nonce",
+            Rule::OmmersNotEmpty => "ommers-empty",
+            Rule::PowDifficultyZero => "pow-difficulty",
+            Rule::BlobGasUsedTooHigh => "blob-gas-used-max",
+            Rule::BlobGasUsedNotMultiple => "blob-gas-used-multiple",
+            Rule::ParentHash => "parent-hash",
+            Rule::NumberContinuity => "number-continuity",
+            Rule::Timestamp => "timestamp",
+            Rule::GasLimitChange => "gas-limit-change",
+            Rule::BaseFee => "base-fee",
+            Rule::BaseFeeChange => "base-fee-change",
+            Rule::ExcessBlobGas => "excess-blob-gas",
+            Rule::TotalDifficulty => "total-difficulty",
+            Rule::BorExtraDataTooShort => "bor-extra-data-length",
+            Rule::BorUnexpectedValidators => "bor-validators-not-sprint-end",
+            Rule::BorValidatorBytesLength => "bor-validator-bytes-length",
+            Rule::BorBlockExtraData => "bor-block-extra-data",
+            Rule::BorMissingGiuglianoFields => "bor-giugliano-fields",
+            Rule::BorGiuglianoBaseFee => "bor-giugliano-base-fee",
+            Rule::BorMixDigest => "bor-mix-digest",
+            Rule::BorSeal => "bor-seal",
+            Rule::BorSignerNotValidator => "bor-signer",
+            Rule::TransactionsRoot => "transactions-root",
+            Rule::OmmersHash => "ommers-hash",
+            Rule::WithdrawalsRoot => "withdrawals-root",
+            Rule::InvalidOmmer => "ommer",
+            Rule::InvalidTransaction => "transaction",
+            Rule::BlobGasUsedMismatch => "blob-gas-used",
+            Rule::BlockTooLarge => "block-size",
+            Rule::ReceiptCount => "receipt-count",
+            Rule::ReceiptsRoot => "receipts-root",
+            Rule::LogsBloom => "logs-bloom",
+            Rule::ReceiptBloom => "receipt-bloom",
+            Rule::ReceiptType => "receipt-type",
+            Rule::ReceiptStatus => "receipt-status",
+            Rule::CumulativeGas => "cumulative-gas",
+            Rule::GasUsed => "gas-used",
+            Rule::TrustedHash => "trusted-hash",
+            Rule::CheckpointRoot => "checkpoint-root",
+            Rule::EpochAccumulator => "accumulator",
+            Rule::EraAccumulatorRecord => "era1-accumulator-record",
+            Rule::EpochRecordHash => "epoch-record-hash",
+            Rule::NotContiguous => "contiguous-input",
+            Rule::UnsupportedFork => "unsupported-fork",
+            Rule::AnchorNotApplicable => "anchor-not-applicable",
+        }
+    }
+
+    /// The rule with the kebab-case name `name`, if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|r| r.as_str() == name)
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Fault for ValidationError {
+    /// Every rule about the data blames its sender (peer). An unsupported fork is fatal
+    /// (this build cannot validate the chain there; retrying cannot help); an anchor the
+    /// caller could not apply to the range says nothing about the data: local (retry, e.g.
+    /// with a re-cut range or once the anchor data is there).
+    fn fault(&self) -> FaultClass {
+        match self {
+            Self::UnsupportedFork { .. } => FaultClass::Fatal,
+            Self::AnchorNotApplicable { .. } => FaultClass::Local,
+            _ => FaultClass::Peer,
+        }
+    }
+}
+
+/// Bytes that are not the encoding they must be (RLP of a block or header, SSZ of an
+/// accumulator or epoch record); the message says where. The sender's fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(pub String);
+
+impl From<String> for DecodeError {
+    fn from(reason: String) -> Self {
+        Self(reason)
+    }
+}
+
+impl From<&str> for DecodeError {
+    fn from(reason: &str) -> Self {
+        Self(reason.to_string())
+    }
+}
+
+impl Fault for DecodeError {
+    fn fault(&self) -> FaultClass {
+        FaultClass::Peer
+    }
+}
+
 /// Field, expected and found values of a [`ValidationError`], as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorDetails {
@@ -683,10 +993,7 @@ impl ValidationError {
     /// elsewhere). `false` only for conditions that say nothing about the data: an unsupported
     /// fork or an anchor the caller could not apply.
     pub fn is_peer_fault(&self) -> bool {
-        !matches!(
-            self,
-            Self::UnsupportedFork { .. } | Self::AnchorNotApplicable { .. }
-        )
+        self.fault() == FaultClass::Peer
     }
 
     /// The block the error is about (the first block of a range for range rules).
@@ -970,66 +1277,71 @@ impl ValidationError {
 
     /// A stable kebab-case name of the rule that failed (for logs, metrics and the CLI).
     pub fn rule(&self) -> &'static str {
+        self.rule_code().as_str()
+    }
+
+    /// The rule that failed, as a stable code (what the wire carries).
+    pub fn rule_code(&self) -> Rule {
         use ValidationError as E;
         match self {
-            E::MalformedHeader { .. } => "header-rlp",
-            E::MalformedBody { .. } => "body-rlp",
-            E::MalformedReceipts { .. } => "receipts-rlp",
-            E::HashMismatch { .. } => "header-hash",
-            E::NumberMismatch { .. } => "header-number",
-            E::ExtraDataTooLong { .. } => "extra-data-length",
-            E::DaoExtraData { .. } => "dao-extra-data",
-            E::GasLimitTooHigh { .. } => "gas-limit-max",
-            E::GasLimitTooLow { .. } => "gas-limit-min",
-            E::GasUsedExceedsLimit { .. } => "gas-used-limit",
-            E::MissingField { .. } => "fork-field-missing",
-            E::UnexpectedField { .. } => "fork-field-unexpected",
-            E::PostMergeDifficulty { .. } => "post-merge-difficulty",
-            E::PostMergeNonce { .. } => "post-merge-nonce",
-            E::OmmersNotEmpty { .. } => "ommers-empty",
-            E::PowDifficultyZero { .. } => "pow-difficulty",
-            E::BlobGasUsedTooHigh { .. } => "blob-gas-used-max",
-            E::BlobGasUsedNotMultiple { .. } => "blob-gas-used-multiple",
-            E::ParentHash { .. } => "parent-hash",
-            E::NumberContinuity { .. } => "number-continuity",
-            E::Timestamp { .. } => "timestamp",
-            E::GasLimitChange { .. } => "gas-limit-change",
-            E::BaseFee { .. } => "base-fee",
-            E::BaseFeeChange { .. } => "base-fee-change",
-            E::ExcessBlobGas { .. } => "excess-blob-gas",
-            E::TotalDifficulty { .. } => "total-difficulty",
-            E::BorExtraDataTooShort { .. } => "bor-extra-data-length",
-            E::BorUnexpectedValidators { .. } => "bor-validators-not-sprint-end",
-            E::BorValidatorBytesLength { .. } => "bor-validator-bytes-length",
-            E::BorBlockExtraData { .. } => "bor-block-extra-data",
-            E::BorMissingGiuglianoFields { .. } => "bor-giugliano-fields",
-            E::BorGiuglianoBaseFee { .. } => "bor-giugliano-base-fee",
-            E::BorMixDigest { .. } => "bor-mix-digest",
-            E::BorSeal { .. } => "bor-seal",
-            E::BorSignerNotValidator { .. } => "bor-signer",
-            E::TransactionsRoot { .. } => "transactions-root",
-            E::OmmersHash { .. } => "ommers-hash",
-            E::WithdrawalsRoot { .. } => "withdrawals-root",
-            E::InvalidOmmer { .. } => "ommer",
-            E::InvalidTransaction { .. } => "transaction",
-            E::BlobGasUsedMismatch { .. } => "blob-gas-used",
-            E::BlockTooLarge { .. } => "block-size",
-            E::ReceiptCount { .. } => "receipt-count",
-            E::ReceiptsRoot { .. } => "receipts-root",
-            E::LogsBloom { .. } => "logs-bloom",
-            E::ReceiptBloom { .. } => "receipt-bloom",
-            E::ReceiptType { .. } => "receipt-type",
-            E::ReceiptStatus { .. } => "receipt-status",
-            E::CumulativeGas { .. } => "cumulative-gas",
-            E::GasUsed { .. } => "gas-used",
-            E::TrustedHash { .. } => "trusted-hash",
-            E::CheckpointRoot { .. } => "checkpoint-root",
-            E::EpochAccumulator { .. } => "accumulator",
-            E::EraAccumulatorRecord { .. } => "era1-accumulator-record",
-            E::EpochRecordHash { .. } => "epoch-record-hash",
-            E::NotContiguous { .. } => "contiguous-input",
-            E::UnsupportedFork { .. } => "unsupported-fork",
-            E::AnchorNotApplicable { .. } => "anchor-not-applicable",
+            E::MalformedHeader { .. } => Rule::MalformedHeader,
+            E::MalformedBody { .. } => Rule::MalformedBody,
+            E::MalformedReceipts { .. } => Rule::MalformedReceipts,
+            E::HashMismatch { .. } => Rule::HashMismatch,
+            E::NumberMismatch { .. } => Rule::NumberMismatch,
+            E::ExtraDataTooLong { .. } => Rule::ExtraDataTooLong,
+            E::DaoExtraData { .. } => Rule::DaoExtraData,
+            E::GasLimitTooHigh { .. } => Rule::GasLimitTooHigh,
+            E::GasLimitTooLow { .. } => Rule::GasLimitTooLow,
+            E::GasUsedExceedsLimit { .. } => Rule::GasUsedExceedsLimit,
+            E::MissingField { .. } => Rule::MissingField,
+            E::UnexpectedField { .. } => Rule::UnexpectedField,
+            E::PostMergeDifficulty { .. } => Rule::PostMergeDifficulty,
+            E::PostMergeNonce { .. } => Rule::PostMergeNonce,
+            E::OmmersNotEmpty { .. } => Rule::OmmersNotEmpty,
+            E::PowDifficultyZero { .. } => Rule::PowDifficultyZero,
+            E::BlobGasUsedTooHigh { .. } => Rule::BlobGasUsedTooHigh,
+            E::BlobGasUsedNotMultiple { .. } => Rule::BlobGasUsedNotMultiple,
+            E::ParentHash { .. } => Rule::ParentHash,
+            E::NumberContinuity { .. } => Rule::NumberContinuity,
+            E::Timestamp { .. } => Rule::Timestamp,
+            E::GasLimitChange { .. } => Rule::GasLimitChange,
+            E::BaseFee { .. } => Rule::BaseFee,
+            E::BaseFeeChange { .. } => Rule::BaseFeeChange,
+            E::ExcessBlobGas { .. } => Rule::ExcessBlobGas,
+            E::TotalDifficulty { .. } => Rule::TotalDifficulty,
+            E::BorExtraDataTooShort { .. } => Rule::BorExtraDataTooShort,
+            E::BorUnexpectedValidators { .. } => Rule::BorUnexpectedValidators,
+            E::BorValidatorBytesLength { .. } => Rule::BorValidatorBytesLength,
+            E::BorBlockExtraData { .. } => Rule::BorBlockExtraData,
+            E::BorMissingGiuglianoFields { .. } => Rule::BorMissingGiuglianoFields,
+            E::BorGiuglianoBaseFee { .. } => Rule::BorGiuglianoBaseFee,
+            E::BorMixDigest { .. } => Rule::BorMixDigest,
+            E::BorSeal { .. } => Rule::BorSeal,
+            E::BorSignerNotValidator { .. } => Rule::BorSignerNotValidator,
+            E::TransactionsRoot { .. } => Rule::TransactionsRoot,
+            E::OmmersHash { .. } => Rule::OmmersHash,
+            E::WithdrawalsRoot { .. } => Rule::WithdrawalsRoot,
+            E::InvalidOmmer { .. } => Rule::InvalidOmmer,
+            E::InvalidTransaction { .. } => Rule::InvalidTransaction,
+            E::BlobGasUsedMismatch { .. } => Rule::BlobGasUsedMismatch,
+            E::BlockTooLarge { .. } => Rule::BlockTooLarge,
+            E::ReceiptCount { .. } => Rule::ReceiptCount,
+            E::ReceiptsRoot { .. } => Rule::ReceiptsRoot,
+            E::LogsBloom { .. } => Rule::LogsBloom,
+            E::ReceiptBloom { .. } => Rule::ReceiptBloom,
+            E::ReceiptType { .. } => Rule::ReceiptType,
+            E::ReceiptStatus { .. } => Rule::ReceiptStatus,
+            E::CumulativeGas { .. } => Rule::CumulativeGas,
+            E::GasUsed { .. } => Rule::GasUsed,
+            E::TrustedHash { .. } => Rule::TrustedHash,
+            E::CheckpointRoot { .. } => Rule::CheckpointRoot,
+            E::EpochAccumulator { .. } => Rule::EpochAccumulator,
+            E::EraAccumulatorRecord { .. } => Rule::EraAccumulatorRecord,
+            E::EpochRecordHash { .. } => Rule::EpochRecordHash,
+            E::NotContiguous { .. } => Rule::NotContiguous,
+            E::UnsupportedFork { .. } => Rule::UnsupportedFork,
+            E::AnchorNotApplicable { .. } => Rule::AnchorNotApplicable,
         }
     }
 }
@@ -1041,5 +1353,51 @@ fn present_fields(gas_target: bool, denominator: bool) -> &'static str {
         (true, false) => "only the gas target",
         (false, true) => "only the denominator",
         (false, false) => "neither",
+    }
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    #[test]
+    fn rules_have_stable_codes_and_names() {
+        for (i, r) in Rule::ALL.iter().enumerate() {
+            assert_eq!(r.code(), i as i32 + 1, "{r}");
+            assert_eq!(Rule::from_code(r.code()), Some(*r));
+            assert_eq!(Rule::from_name(r.as_str()), Some(*r));
+        }
+        assert_eq!(Rule::from_code(0), None);
+        assert_eq!(Rule::TransactionsRoot.as_str(), "transactions-root");
+        let e = ValidationError::BaseFee {
+            number: 1,
+            expected: 2,
+            found: 3,
+        };
+        assert_eq!(e.rule_code(), Rule::BaseFee);
+        assert_eq!(e.rule(), "base-fee");
+    }
+
+    #[test]
+    fn data_rules_blame_the_peer_others_do_not() {
+        let e = ValidationError::ParentHash {
+            number: 1,
+            expected: B256::ZERO,
+            found: B256::repeat_byte(1),
+        };
+        assert_eq!(e.fault(), FaultClass::Peer);
+        assert!(e.is_peer_fault());
+        let e = ValidationError::UnsupportedFork {
+            number: 1,
+            fork: Hardfork::Prague,
+        };
+        assert_eq!(e.fault(), FaultClass::Fatal);
+        assert!(!e.is_peer_fault());
+        let e = ValidationError::AnchorNotApplicable {
+            what: "checkpoint".into(),
+            reason: "not covered".into(),
+        };
+        assert_eq!(e.fault(), FaultClass::Local);
+        assert!(!e.is_peer_fault());
     }
 }

@@ -60,11 +60,11 @@ pub struct SealedHeader {
 
 impl SealedHeader {
     /// Decodes canonical header RLP (exactly one item) and hashes it.
-    pub fn decode(raw: &[u8]) -> Result<Self, String> {
+    pub fn decode(raw: &[u8]) -> Result<Self, crate::error::DecodeError> {
         let mut buf = raw;
         let header = Header::decode(&mut buf).map_err(|e| e.to_string())?;
         if !buf.is_empty() {
-            return Err(format!("{} trailing bytes", buf.len()));
+            return Err(format!("{} trailing bytes", buf.len()).into());
         }
         Ok(Self {
             header,

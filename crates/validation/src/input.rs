@@ -2,6 +2,7 @@
 //! `receipts.rlp` (one receipt list per block), `headers.rlp` (concatenated headers) and era1
 //! files. All splitters are zero-copy where possible and never panic on malformed input.
 
+use crate::error::DecodeError;
 use crate::range::BlockData;
 use crate::rlp::{items, list_header, single_item, split_concatenated};
 use alloy_primitives::Bytes;
@@ -9,7 +10,7 @@ use hypasis_era::{Era1, EraError};
 
 /// Splits one full block `rlp([header, txs, ommers(, withdrawals)])` into the header RLP and
 /// the body RLP `rlp([txs, ommers(, withdrawals)])`.
-pub fn split_block(block: &[u8]) -> Result<(Bytes, Bytes), String> {
+pub fn split_block(block: &[u8]) -> Result<(Bytes, Bytes), DecodeError> {
     let outer = single_item(block)?;
     if !outer.is_list {
         return Err("block is not a list".into());
@@ -19,7 +20,8 @@ pub fn split_block(block: &[u8]) -> Result<(Bytes, Bytes), String> {
         return Err(format!(
             "block has {} fields, expected 3 or 4 (header, txs, ommers, withdrawals)",
             fields.len()
-        ));
+        )
+        .into());
     }
     if !fields[0].is_list {
         return Err("header is not a list".into());
@@ -64,16 +66,16 @@ pub fn blocks_from_chain_rlp(
     chain: &[u8],
     receipts: Option<&[u8]>,
 ) -> Result<Vec<BlockData>, InputError> {
-    let items = split_concatenated(chain).map_err(|reason| InputError::Rlp {
+    let items = split_concatenated(chain).map_err(|e| InputError::Rlp {
         file: "chain.rlp",
         index: 0,
-        reason,
+        reason: e.to_string(),
     })?;
     let receipt_items = match receipts {
-        Some(r) => Some(split_concatenated(r).map_err(|reason| InputError::Rlp {
+        Some(r) => Some(split_concatenated(r).map_err(|e| InputError::Rlp {
             file: "receipts.rlp",
             index: 0,
-            reason,
+            reason: e.to_string(),
         })?),
         None => None,
     };
@@ -89,10 +91,10 @@ pub fn blocks_from_chain_rlp(
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            let (header, body) = split_block(item).map_err(|reason| InputError::Rlp {
+            let (header, body) = split_block(item).map_err(|e| InputError::Rlp {
                 file: "chain.rlp",
                 index,
-                reason,
+                reason: e.to_string(),
             })?;
             Ok(BlockData {
                 header,
@@ -109,10 +111,10 @@ pub fn blocks_from_chain_rlp(
 
 /// Header-only blocks from `headers.rlp`.
 pub fn blocks_from_headers_rlp(headers: &[u8]) -> Result<Vec<BlockData>, InputError> {
-    let items = split_concatenated(headers).map_err(|reason| InputError::Rlp {
+    let items = split_concatenated(headers).map_err(|e| InputError::Rlp {
         file: "headers.rlp",
         index: 0,
-        reason,
+        reason: e.to_string(),
     })?;
     Ok(items
         .into_iter()
@@ -136,6 +138,19 @@ pub fn blocks_from_era1(era: &Era1<'_>) -> Result<Vec<BlockData>, InputError> {
             })
         })
         .collect()
+}
+
+impl hypasis_primitives::Fault for InputError {
+    /// Input files that do not decode are bad data from whoever supplied them (peer); a
+    /// corrupt era1 file keeps the era error's class.
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        match self {
+            Self::Rlp { .. } | Self::ReceiptListCount { .. } => {
+                hypasis_primitives::FaultClass::Peer
+            }
+            Self::Era(e) => hypasis_primitives::Fault::fault(e),
+        }
+    }
 }
 
 #[cfg(test)]

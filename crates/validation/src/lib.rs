@@ -37,7 +37,7 @@ mod rlp;
 
 pub use accumulator::{EpochRecord, HistoricalAccumulator};
 pub use checkpoint::{CheckpointAnchor, checkpoint_root};
-pub use error::{ErrorDetails, HeaderField, ValidationError};
+pub use error::{DecodeError, ErrorDetails, HeaderField, Rule, ValidationError};
 pub use header::SealedHeader;
 pub use hypasis_primitives::VerificationLevel;
 pub use range::{Anchors, BlockData, CheckedBlock, LevelRange, RangeReport, Validator};

@@ -182,12 +182,11 @@ impl Validator {
         position: u64,
     ) -> Result<CheckedBlock, ValidationError> {
         let fallback = block.claimed.map_or(position, |(n, _)| n);
-        let header = SealedHeader::decode(&block.header).map_err(|reason| {
-            ValidationError::MalformedHeader {
+        let header =
+            SealedHeader::decode(&block.header).map_err(|e| ValidationError::MalformedHeader {
                 number: fallback,
-                reason,
-            }
-        })?;
+                reason: e.to_string(),
+            })?;
         let number = header.number();
         if let Some((claimed_number, claimed_hash)) = block.claimed {
             if claimed_number != number {

@@ -387,7 +387,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Count-only helper used by tools: the number of receipts in a list.
-pub fn receipt_count(bytes: &[u8]) -> Result<usize, String> {
+pub fn receipt_count(bytes: &[u8]) -> Result<usize, crate::error::DecodeError> {
     Ok(items(single_item(bytes)?.payload)?.len())
 }
 

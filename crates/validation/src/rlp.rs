@@ -92,7 +92,7 @@ pub(crate) fn list_header(len: usize, out: &mut Vec<u8>) {
 }
 
 /// Splits concatenated RLP items (a `chain.rlp` / `headers.rlp` / `receipts.rlp` file).
-pub fn split_concatenated(bytes: &[u8]) -> Result<Vec<&[u8]>, String> {
+pub fn split_concatenated(bytes: &[u8]) -> Result<Vec<&[u8]>, crate::error::DecodeError> {
     let mut buf = bytes;
     let mut out = Vec::new();
     while !buf.is_empty() {

@@ -108,7 +108,10 @@ fn blockchain_tests() {
                 let exception = block["expectException"].as_str();
                 let rlp = unhex(block["rlp"].as_str().unwrap());
                 let result = input::split_block(&rlp)
-                    .map_err(|reason| E::MalformedBody { number: 0, reason })
+                    .map_err(|e| E::MalformedBody {
+                        number: 0,
+                        reason: e.to_string(),
+                    })
                     .and_then(|(header, body)| {
                         let data = BlockData {
                             header,

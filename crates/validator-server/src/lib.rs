@@ -20,12 +20,12 @@
 //! [`MAX_RANGE_BLOCKS`], an incomplete range.
 
 use alloy_primitives::{Address, B256};
-use hypasis_primitives::{ChainSpec, VerificationLevel};
+use hypasis_primitives::{ChainSpec, Fault, VerificationLevel};
 use hypasis_proto::convert;
 use hypasis_proto::v1;
 use hypasis_validation::{
-    Anchors, BlockData, CheckpointAnchor, HistoricalAccumulator, RangeReport, ValidationError,
-    Validator,
+    Anchors, BlockData, CheckpointAnchor, HistoricalAccumulator, RangeReport, Rule,
+    ValidationError, Validator,
 };
 use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
 use std::pin::Pin;
@@ -99,6 +99,18 @@ pub struct ValidatorService {
 /// Stream of verdicts.
 pub type VerdictStream =
     Pin<Box<dyn Stream<Item = Result<v1::ValidateRangeResponse, Status>> + Send>>;
+
+/// The wire value of a validation rule (`hypasis_validation::Rule` and the proto's
+/// `ValidationRule` share their numbers; a test holds them together).
+pub fn rule_to_proto(rule: Rule) -> v1::ValidationRule {
+    v1::ValidationRule::try_from(rule.code()).unwrap_or(v1::ValidationRule::Unspecified)
+}
+
+/// The validation rule of a wire value; `None` for UNSPECIFIED or a rule this build does not
+/// know.
+pub fn rule_from_proto(v: i32) -> Option<Rule> {
+    Rule::from_code(v)
+}
 
 fn invalid(msg: impl Into<String>) -> Status {
     Status::invalid_argument(msg.into())
@@ -359,6 +371,8 @@ pub fn verdicts(
                         expected: d.expected,
                         found: d.found,
                         peer_fault: e.is_peer_fault(),
+                        fault_class: v1::FaultClass::from(e.fault()) as i32,
+                        rule_code: rule_to_proto(e.rule_code()) as i32,
                     })),
                 },
                 v1::ValidateRangeResponse {
@@ -535,5 +549,32 @@ mod tests {
             end: MAX_RANGE_BLOCKS,
         });
         assert!(s.plan(start).is_err());
+    }
+}
+
+#[cfg(test)]
+mod rule_code_tests {
+    use super::*;
+
+    #[test]
+    fn proto_rules_match_the_validation_rules() {
+        for r in Rule::ALL {
+            let wire = rule_to_proto(r);
+            let name = format!(
+                "VALIDATION_RULE_{}",
+                r.as_str().to_uppercase().replace('-', "_")
+            );
+            assert_eq!(wire.as_str_name(), name, "{r}");
+            assert_eq!(rule_from_proto(wire as i32), Some(r));
+        }
+        // No wire value without a rule, none missing.
+        for code in 0..(Rule::ALL.len() as i32 + 10) {
+            assert_eq!(
+                v1::ValidationRule::try_from(code).is_ok() && code != 0,
+                Rule::from_code(code).is_some(),
+                "code {code}"
+            );
+        }
+        assert_eq!(rule_from_proto(0), None);
     }
 }

@@ -108,7 +108,10 @@ impl Fetcher {
     pub(super) async fn resolve_links(&self, lease: &LeasedUnit) -> Result<Links, UnitError> {
         let sink = &self.shared.sink;
         let stored = |number: u64, raw: &[u8]| {
-            SealedHeader::decode(raw).map_err(|reason| UnitError::CorruptStore { number, reason })
+            SealedHeader::decode(raw).map_err(|reason| UnitError::CorruptStore {
+                number,
+                reason: reason.to_string(),
+            })
         };
         let mut parent = lease.parent_hash.map(|h| (h, None));
         if lease.start > 0 {
