@@ -171,11 +171,10 @@ fn pick_value(cmd: &Command, k: &ArgKey, baseline: &[(&str, &str)]) -> Option<St
 }
 
 fn toml_value(k: &ArgKey, value: &str) -> String {
-    let scalar = if k.shape == Shape::Switch {
-        value.to_string()
-    } else if value.parse::<i64>().is_ok() {
-        value.to_string()
-    } else if value.contains('.') && value.parse::<f64>().is_ok() {
+    let bare = k.shape == Shape::Switch
+        || value.parse::<i64>().is_ok()
+        || (value.contains('.') && value.parse::<f64>().is_ok());
+    let scalar = if bare {
         value.to_string()
     } else {
         toml::Value::String(value.to_string()).to_string()
