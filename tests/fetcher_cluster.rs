@@ -282,3 +282,69 @@ async fn fetcher_cluster_syncs_chain_byte_identical() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
 }
+
+/// Starts `hypasis-fetcher` (its store and scheduler are not there: it retries, after it has
+/// logged its devp2p identity) and returns the enode it logs.
+fn fetcher_enode(dir: &std::path::Path, run: usize, extra: &[&std::ffi::OsStr]) -> String {
+    let store = free_addr();
+    let mut cmd = Command::new(bin("hypasis-fetcher"));
+    cmd.arg("--insecure")
+        .arg(format!("--listen={}", free_addr()))
+        .arg(format!("--metrics-listen={}", free_addr()))
+        .arg(format!("--store=http://{store}"))
+        .arg(format!("--scheduler=http://{store}"))
+        .args(["--chain", "mainnet", "--no-discovery"])
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1");
+    let guard = ChildGuard::spawn(cmd, &dir.join(format!("fetcher-{run}.log")));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = guard.log_text();
+        if let Some(line) = text.lines().find(|l| l.contains("devp2p identity"))
+            && let Some(at) = line.find("enode://")
+        {
+            return line[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "/:@.".contains(*c))
+                .collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no devp2p identity logged; log:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The fetcher's devp2p node key is kept in `--data-dir` (`nodekey`), so two starts have the
+/// same enode; `--nodekey FILE` overrides it.
+#[test]
+fn fetcher_enode_survives_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = fetcher_enode(dir.path(), 1, &["--data-dir".as_ref(), data.as_os_str()]);
+    let second = fetcher_enode(dir.path(), 2, &["--data-dir".as_ref(), data.as_os_str()]);
+    assert!(first.starts_with("enode://"), "{first}");
+    assert_eq!(first, second, "the enode changed across restarts");
+    assert!(data.join("nodekey").exists());
+
+    let key = dir.path().join("other.key");
+    let with_key = fetcher_enode(
+        dir.path(),
+        3,
+        &[
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+            "--nodekey".as_ref(),
+            key.as_os_str(),
+        ],
+    );
+    assert_ne!(with_key, first, "--nodekey must override DATA_DIR/nodekey");
+    let again = fetcher_enode(dir.path(), 4, &["--nodekey".as_ref(), key.as_os_str()]);
+    assert_eq!(with_key, again);
+    // Without either, a fresh key each start (the old behaviour, logged as a warning).
+    let a = fetcher_enode(dir.path(), 5, &[]);
+    let b = fetcher_enode(dir.path(), 6, &[]);
+    assert_ne!(a, b);
+}

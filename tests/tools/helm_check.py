@@ -235,6 +235,11 @@ def check_semantics(label: str, objs: list[tuple[str, dict]], values: dict, bin_
                 if "httpGet" in p:
                     check(p["httpGet"].get("port") in ("metrics", v["metricsPort"]),
                           f"{where}: {probe} on {p['httpGet'].get('port')}, not the metrics port")
+                    # Readiness mirrors gRPC health (/readyz); liveness stays /healthz.
+                    want = values["probes"]["readyPath" if probe == "readinessProbe" else "path"]
+                    if not v.get(probe):
+                        check(p["httpGet"].get("path") == want,
+                              f"{where}: {probe} path {p['httpGet'].get('path')}, expected {want}")
         # Security.
         check(pod["securityContext"].get("runAsNonRoot") is True, f"{where}: runAsNonRoot")
         check(c["securityContext"].get("readOnlyRootFilesystem") is True, f"{where}: readOnlyRootFilesystem")

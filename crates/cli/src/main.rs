@@ -1,6 +1,10 @@
 //! `hypasis`: the operator command line.
 //!
 //! Each subcommand lives in its own module; `main` only dispatches.
+//!
+//! `hypasis standalone` is a long-running node: its flags are layered with `HYPASIS_*` variables
+//! and a `--config` TOML file like the services'. The other subcommands are one-shot tools and
+//! take flags only (plus the few `env` names their clap definitions declare).
 
 mod certs;
 mod chains;
@@ -44,7 +48,13 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let result = match Cli::parse().command {
+    // `hypasis standalone ...`: flag > HYPASIS_* > --config file > default.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "standalone") {
+        let args: standalone::StandaloneCli = hypasis_config::load_from_process(argv[1..].to_vec());
+        return exit(standalone::run(args.into_args()));
+    }
+    exit(match Cli::parse().command {
         Command::Certs(args) => certs::run(args),
         Command::Checkpoint(args) => checkpoint::run(args),
         Command::Chains(args) => chains::run(args),
@@ -54,7 +64,10 @@ fn main() -> std::process::ExitCode {
         Command::Standalone(args) => standalone::run(args),
         Command::Status(args) => status::run(args),
         Command::Verify(args) => verify::run(args),
-    };
+    })
+}
+
+fn exit(result: anyhow::Result<()>) -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -4,7 +4,7 @@
 
 use crate::chains::ChainArg;
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Parser};
 use hypasis_checkpoint_sources::config::SourceArgs;
 use hypasis_config::TlsMode;
 use hypasis_primitives::VerificationLevel;
@@ -19,9 +19,32 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// `hypasis standalone ...`
+/// `hypasis standalone ...`: every flag is also a key of the `--config` TOML file and a
+/// `HYPASIS_*` variable (flag > variable > file > default; see `hypasis_config::layered`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "hypasis standalone",
+    about = "Sync a chain in one process: all five services on the embedded store, no etcd"
+)]
+pub struct StandaloneCli {
+    #[command(flatten)]
+    args: StandaloneArgs,
+}
+
+impl StandaloneCli {
+    /// The parsed arguments.
+    pub fn into_args(self) -> StandaloneArgs {
+        self.args
+    }
+}
+
+/// The flags of `hypasis standalone`.
 #[derive(Debug, Args)]
 pub struct StandaloneArgs {
+    /// TOML config file: every flag's key (`--foo-bar` is `foo_bar`); flags and `HYPASIS_*`
+    /// variables override its values.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     chain: ChainArg,
     /// Data directory (the embedded database `blocks.redb`, and `certs/` unless --tls-dir).
@@ -95,6 +118,10 @@ pub struct StandaloneArgs {
     /// No progress bars (a progress line every few seconds instead).
     #[arg(long)]
     no_progress: bool,
+    /// devp2p node key file (64 hex characters, geth's format), created when missing
+    /// (default: DATA_DIR/nodekey, so the enode survives restarts).
+    #[arg(long, value_name = "FILE")]
+    nodekey: Option<PathBuf>,
 }
 
 /// Runs `hypasis standalone`.
@@ -212,16 +239,18 @@ async fn main(args: StandaloneArgs) -> anyhow::Result<()> {
     cfg.lease_ttl = Duration::from_secs(args.lease_ttl_secs.max(2));
     cfg.backward_max_blocks_per_second = args.backward_max_blocks_per_second;
     cfg.tip_margin = args.tip_margin;
+    cfg.nodekey = args.nodekey.clone();
     if cfg.peers.is_empty() && cfg.bootnodes.is_empty() && cfg.discovery.is_none() {
         anyhow::bail!("no peers: give --peer ENODE, --bootnode ENODE, or allow discovery");
     }
 
     let node = Standalone::start(cfg).await?;
     eprintln!(
-        "hypasis standalone: chain {} ({}), data {}, gRPC {} ({}), metrics http://{}/metrics",
+        "hypasis standalone: chain {} ({}), data {}, enode id {:x}, gRPC {} ({}), metrics http://{}/metrics",
         spec.name,
         spec.chain_id,
         args.data_dir.display(),
+        node.node_id(),
         node.grpc_addr(),
         match &tls_dir {
             Some(d) => format!("mTLS, certs in {}", d.display()),
@@ -503,5 +532,19 @@ mod tests {
         assert_eq!(sync_target(&progress(Some(400))), Some(400));
         let line = progress_line(&progress(None), Duration::from_secs(3));
         assert!(line.contains("waiting for the scheduler"), "{line}");
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    /// Every flag of `hypasis standalone` is settable from the TOML file and from `HYPASIS_*`.
+    #[test]
+    fn every_flag_is_configurable() {
+        hypasis_config::harness::assert_every_arg_configurable::<StandaloneCli>(&[
+            ("chain", "devnet"),
+            ("data-dir", "/tmp/hypasis-standalone-test"),
+        ]);
     }
 }

@@ -1,23 +1,30 @@
 //! Service configuration.
 //!
-//! Every service binary flattens [`CommonArgs`] into its clap parser. A value comes from, in
-//! order of precedence: the command-line flag, the `HYPASIS_*` environment variable, the TOML file
-//! given by `--config`, the built-in default. Service-specific settings use the same scheme
-//! through [`ConfigFile::get`].
+//! Every flag of every service binary (and of `hypasis standalone`) is settable, in order of
+//! precedence, by the command-line flag, the `HYPASIS_*` environment variable, the TOML file given
+//! by `--config FILE` (or `HYPASIS_CONFIG`), and otherwise takes its default. The clap
+//! definition is the single source: `--foo-bar` is the file key `foo_bar` and the variable
+//! `HYPASIS_FOO_BAR` ([`layered`]). Binaries call [`layered::load`] instead of `Parser::parse`.
+//! Unknown file keys and bad values are [`ConfigError`]s naming the key or variable.
 //!
-//! Example file:
+//! Every service flattens [`CommonArgs`]. Example file (hypasis-store):
 //! ```toml
 //! listen = "0.0.0.0:7001"
 //! metrics_listen = "0.0.0.0:9101"
 //! tls_dir = "/etc/hypasis/tls"
 //! log_format = "json"
-//! data_dir = "/var/lib/hypasis"   # service-specific (hypasis-store)
+//! data_dir = "/var/lib/hypasis"
 //! ```
 
-use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
+#[cfg(feature = "test-utils")]
+pub mod harness;
+pub mod layered;
+
+pub use layered::{load, load_from, load_from_process, load_matches};
+
+use hypasis_primitives::{Fault, FaultClass};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Configuration errors: the operator must fix the flags, variables or file.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +43,18 @@ pub enum ConfigError {
         /// File.
         path: PathBuf,
         /// Parser message with line and column.
+        message: String,
+    },
+    /// The command line is invalid (or `--help`/`--version` was asked for: see
+    /// [`clap::Error::exit`]).
+    #[error(transparent)]
+    Cli(#[from] clap::Error),
+    /// A `HYPASIS_*` variable has a value of the wrong type or format.
+    #[error("environment variable {var}: {message}")]
+    BadEnv {
+        /// Variable.
+        var: String,
+        /// What is wrong.
         message: String,
     },
     /// A key has a value of the wrong type or format.
@@ -68,18 +87,10 @@ pub enum ConfigError {
     TlsAndInsecure,
 }
 
-impl hypasis_primitives::Fault for ConfigError {
-    /// A config file that cannot be read or is wrong, or a wrong TLS choice: the operator must
-    /// fix it (fatal).
-    fn fault(&self) -> hypasis_primitives::FaultClass {
-        match self {
-            Self::Read { .. }
-            | Self::Parse { .. }
-            | Self::BadValue { .. }
-            | Self::UnknownKey { .. }
-            | Self::NoTls
-            | Self::TlsAndInsecure => hypasis_primitives::FaultClass::Fatal,
-        }
+impl Fault for ConfigError {
+    /// The operator must fix the configuration: retrying cannot help.
+    fn fault(&self) -> FaultClass {
+        FaultClass::Fatal
     }
 }
 
@@ -109,7 +120,8 @@ pub struct CommonArgs {
     /// Serve and dial plaintext gRPC (no TLS). For local experiments only; logs a warning.
     #[arg(long, env = "HYPASIS_INSECURE")]
     pub insecure: bool,
-    /// TOML config file; flags and environment variables override its values.
+    /// TOML config file: every flag's key (`--foo-bar` is `foo_bar`); flags and `HYPASIS_*`
+    /// variables override its values.
     #[arg(long, env = "HYPASIS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Log format.
@@ -139,137 +151,25 @@ pub struct CommonConfig {
     pub log_format: LogFormat,
 }
 
-/// A parsed TOML config file, checked against the keys a service knows.
-#[derive(Debug, Clone, Default)]
-pub struct ConfigFile {
-    path: PathBuf,
-    table: BTreeMap<String, toml::Value>,
-}
-
-/// Keys of [`CommonArgs`] that may appear in a file.
-pub const COMMON_KEYS: [&str; 5] = [
-    "listen",
-    "metrics_listen",
-    "tls_dir",
-    "insecure",
-    "log_format",
-];
-
-impl ConfigFile {
-    /// Reads `path`, refusing keys outside [`COMMON_KEYS`] and `service_keys`.
-    pub fn load(path: &Path, service_keys: &[&str]) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        Self::parse(path, &text, service_keys)
-    }
-
-    /// Parses TOML text (named `path` in errors).
-    pub fn parse(path: &Path, text: &str, service_keys: &[&str]) -> Result<Self, ConfigError> {
-        let table: BTreeMap<String, toml::Value> =
-            toml::from_str(text).map_err(|e| ConfigError::Parse {
-                path: path.into(),
-                message: e.to_string(),
-            })?;
-        for key in table.keys() {
-            if !COMMON_KEYS.contains(&key.as_str()) && !service_keys.contains(&key.as_str()) {
-                let mut known: Vec<&str> = COMMON_KEYS.to_vec();
-                known.extend_from_slice(service_keys);
-                return Err(ConfigError::UnknownKey {
-                    path: path.into(),
-                    key: key.clone(),
-                    known: known.join(", "),
-                });
-            }
-        }
-        Ok(Self {
-            path: path.into(),
-            table,
-        })
-    }
-
-    /// The value of `key`, deserialized, if present.
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ConfigError> {
-        match self.table.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .clone()
-                .try_into()
-                .map(Some)
-                .map_err(|e: toml::de::Error| ConfigError::BadValue {
-                    path: self.path.clone(),
-                    key: key.into(),
-                    message: e.to_string(),
-                }),
-        }
-    }
-
-    /// `key` parsed with `FromStr` from a string value (addresses, paths).
-    pub fn get_parsed<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ConfigError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.get::<String>(key)? {
-            None => Ok(None),
-            Some(s) => s
-                .parse()
-                .map(Some)
-                .map_err(|e: T::Err| ConfigError::BadValue {
-                    path: self.path.clone(),
-                    key: key.into(),
-                    message: format!("`{s}`: {e}"),
-                }),
-        }
-    }
-}
-
 impl CommonArgs {
-    /// Loads the config file (if any) with the service's extra keys.
-    pub fn load_file(&self, service_keys: &[&str]) -> Result<ConfigFile, ConfigError> {
-        match &self.config {
-            Some(path) => ConfigFile::load(path, service_keys),
-            None => Ok(ConfigFile::default()),
-        }
-    }
-
-    /// Merges flags/env over the file over the defaults.
+    /// The common settings: the fields here already hold flag > env > file (see [`layered`]);
+    /// `default_listen`/`default_metrics` fill what none of them gave.
     pub fn resolve(
         &self,
-        file: &ConfigFile,
         default_listen: SocketAddr,
         default_metrics: SocketAddr,
     ) -> Result<CommonConfig, ConfigError> {
-        let listen = match self.listen {
-            Some(a) => a,
-            None => file.get_parsed("listen")?.unwrap_or(default_listen),
-        };
-        let metrics_listen = match self.metrics_listen {
-            Some(a) => a,
-            None => file
-                .get_parsed("metrics_listen")?
-                .unwrap_or(default_metrics),
-        };
-        let tls_dir: Option<PathBuf> = match &self.tls_dir {
-            Some(d) => Some(d.clone()),
-            None => file.get::<String>("tls_dir")?.map(PathBuf::from),
-        };
-        let insecure = self.insecure || file.get::<bool>("insecure")?.unwrap_or(false);
-        let tls = match (tls_dir, insecure) {
+        let tls = match (&self.tls_dir, self.insecure) {
             (Some(_), true) => return Err(ConfigError::TlsAndInsecure),
-            (Some(d), false) => TlsMode::Mutual(d),
+            (Some(d), false) => TlsMode::Mutual(d.clone()),
             (None, true) => TlsMode::Insecure,
             (None, false) => return Err(ConfigError::NoTls),
         };
-        let log_format = match self.log_format {
-            Some(f) => f,
-            None => file.get("log_format")?.unwrap_or_default(),
-        };
         Ok(CommonConfig {
-            listen,
-            metrics_listen,
+            listen: self.listen.unwrap_or(default_listen),
+            metrics_listen: self.metrics_listen.unwrap_or(default_metrics),
             tls,
-            log_format,
+            log_format: self.log_format.unwrap_or_default(),
         })
     }
 }
@@ -277,83 +177,172 @@ impl CommonArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    #[derive(Debug, clap::Parser)]
+    struct TestArgs {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long, env = "HYPASIS_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        scheduler: Vec<String>,
+        #[arg(long, default_value_t = 4)]
+        parallel_units: u32,
+    }
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().unwrap()
     }
 
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn load(argv: &[&str], env: &[(&str, &str)]) -> Result<TestArgs, ConfigError> {
+        let argv = std::iter::once("t").chain(argv.iter().copied());
+        load_from(
+            argv,
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
     #[test]
     fn flags_override_file_override_defaults() {
-        let file = ConfigFile::parse(
-            Path::new("t.toml"),
+        let f = file(
             "listen = \"127.0.0.1:1\"\nmetrics_listen = \"127.0.0.1:2\"\ntls_dir = \"/tls\"\ndata_dir = \"/d\"\n",
-            &["data_dir"],
-        )
-        .unwrap();
-        let args = CommonArgs {
-            listen: Some(addr("127.0.0.1:9")),
-            ..Default::default()
-        };
+        );
+        let path = f.path().to_str().unwrap();
+        let args = load(&["--config", path, "--listen", "127.0.0.1:9"], &[]).unwrap();
         let c = args
-            .resolve(&file, addr("0.0.0.0:7"), addr("0.0.0.0:8"))
+            .common
+            .resolve(addr("0.0.0.0:7"), addr("0.0.0.0:8"))
             .unwrap();
         assert_eq!(c.listen, addr("127.0.0.1:9"));
         assert_eq!(c.metrics_listen, addr("127.0.0.1:2"));
         assert_eq!(c.tls, TlsMode::Mutual("/tls".into()));
-        assert_eq!(
-            file.get::<String>("data_dir").unwrap().as_deref(),
-            Some("/d")
+        assert_eq!(args.data_dir.as_deref(), Some(std::path::Path::new("/d")));
+        // Without the file: the defaults.
+        let c = load(&["--insecure"], &[])
+            .unwrap()
+            .common
+            .resolve(addr("0.0.0.0:7"), addr("0.0.0.0:8"))
+            .unwrap();
+        assert_eq!(c.listen, addr("0.0.0.0:7"));
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn env_sits_between_flags_and_file() {
+        let f = file(
+            "listen = \"127.0.0.1:1\"\nparallel_units = 6\ninsecure = true\npeer = [\"a\", \"b\"]\n",
         );
+        let path = f.path().to_str().unwrap();
+        // The file named by HYPASIS_CONFIG; env beats file; flag beats env.
+        let args = load(
+            &["--listen", "127.0.0.1:3"],
+            &[
+                ("HYPASIS_CONFIG", path),
+                ("HYPASIS_LISTEN", "127.0.0.1:2"),
+                ("HYPASIS_PARALLEL_UNITS", "9"),
+                ("HYPASIS_INSECURE", "false"),
+                ("HYPASIS_SCHEDULER", "http://a:1, http://b:2"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(args.common.listen, Some(addr("127.0.0.1:3")));
+        assert_eq!(args.parallel_units, 9);
+        assert!(
+            !args.common.insecure,
+            "HYPASIS_INSECURE=false beats the file"
+        );
+        assert_eq!(args.peers, ["a", "b"]);
+        assert_eq!(args.scheduler, ["http://a:1", "http://b:2"]);
+        let args = load(&["--config", path], &[("HYPASIS_LISTEN", "127.0.0.1:2")]).unwrap();
+        assert_eq!(args.common.listen, Some(addr("127.0.0.1:2")));
+        assert_eq!(args.parallel_units, 6);
+        assert!(args.common.insecure);
+        // A file value beats the flag's default only; a flag beats everything.
+        let args = load(&["--config", path, "--parallel-units", "1"], &[]).unwrap();
+        assert_eq!(args.parallel_units, 1);
     }
 
     #[test]
     fn tls_is_required_unless_insecure() {
-        let empty = ConfigFile::default();
         let d = addr("0.0.0.0:1");
         assert!(matches!(
-            CommonArgs::default().resolve(&empty, d, d),
+            CommonArgs::default().resolve(d, d),
             Err(ConfigError::NoTls)
         ));
         let insecure = CommonArgs {
             insecure: true,
             ..Default::default()
         };
-        assert_eq!(
-            insecure.resolve(&empty, d, d).unwrap().tls,
-            TlsMode::Insecure
-        );
+        assert_eq!(insecure.resolve(d, d).unwrap().tls, TlsMode::Insecure);
         let both = CommonArgs {
             insecure: true,
             tls_dir: Some("/x".into()),
             ..Default::default()
         };
         assert!(matches!(
-            both.resolve(&empty, d, d),
+            both.resolve(d, d),
             Err(ConfigError::TlsAndInsecure)
         ));
     }
 
     #[test]
     fn bad_files_are_clear_errors() {
-        let p = Path::new("bad.toml");
-        assert!(matches!(
-            ConfigFile::parse(p, "listen = ", &[]),
-            Err(ConfigError::Parse { .. })
-        ));
-        let e = ConfigFile::parse(p, "lisen = \"x\"", &[]).unwrap_err();
+        let check = |text: &str| {
+            let f = file(text);
+            load(&["--config", f.path().to_str().unwrap()], &[])
+        };
+        assert!(matches!(check("listen = "), Err(ConfigError::Parse { .. })));
+        let e = check("lisen = \"x\"").unwrap_err();
+        assert!(matches!(e, ConfigError::UnknownKey { .. }), "{e}");
         assert!(e.to_string().contains("unknown key `lisen`"), "{e}");
-        let f = ConfigFile::parse(p, "listen = \"nope\"", &[]).unwrap();
-        let e = CommonArgs {
-            insecure: true,
-            ..Default::default()
-        }
-        .resolve(&f, addr("0.0.0.0:1"), addr("0.0.0.0:1"))
-        .unwrap_err();
+        let e = check("listen = \"nope\"").unwrap_err();
         assert!(e.to_string().contains("key `listen`"), "{e}");
-        let f = ConfigFile::parse(p, "insecure = \"yes\"", &[]).unwrap();
+        assert!(matches!(e, ConfigError::BadValue { .. }), "{e}");
         assert!(matches!(
-            f.get::<bool>("insecure"),
+            check("insecure = \"yes\""),
             Err(ConfigError::BadValue { .. })
         ));
+        assert!(matches!(
+            check("parallel_units = [1, 2]"),
+            Err(ConfigError::BadValue { .. })
+        ));
+        assert!(matches!(
+            check("config = \"other.toml\""),
+            Err(ConfigError::UnknownKey { .. })
+        ));
+        let e = load(&[], &[("HYPASIS_PARALLEL_UNITS", "many")]).unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::BadEnv { var, .. } if var == "HYPASIS_PARALLEL_UNITS"),
+            "{e}"
+        );
+        assert!(matches!(
+            load(&["--config", "/nonexistent/h.toml"], &[]),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn command_line_errors_stay_clap_errors() {
+        assert!(matches!(
+            load(&["--no-such-flag"], &[]),
+            Err(ConfigError::Cli(_))
+        ));
+        match load(&["--help"], &[]) {
+            Err(ConfigError::Cli(e)) => {
+                assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+                // Help names each flag's variable.
+                assert!(e.to_string().contains("HYPASIS_PARALLEL_UNITS"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

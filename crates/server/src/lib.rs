@@ -147,6 +147,27 @@ impl ServiceRuntime {
         self.health.set_service_status("", status).await;
     }
 
+    /// The `/readyz` probe: ready exactly while the gRPC health status of this runtime's service
+    /// is `SERVING` (so a standby scheduler, reported `NOT_SERVING`, is not ready).
+    pub fn ready_probe(&self) -> hypasis_telemetry::ReadyProbe {
+        use tonic_health::pb::health_server::Health;
+        let health = std::sync::Arc::new(
+            tonic_health::server::HealthService::from_health_reporter(self.health.clone()),
+        );
+        let service = self.grpc_service.to_string();
+        std::sync::Arc::new(move || {
+            let health = health.clone();
+            let service = service.clone();
+            Box::pin(async move {
+                let req = tonic::Request::new(tonic_health::pb::HealthCheckRequest { service });
+                matches!(
+                    health.check(req).await.map(|r| r.into_inner().status),
+                    Ok(s) if s == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+                )
+            })
+        })
+    }
+
     /// Serves `routes` plus health and reflection until `shutdown` resolves, then drains in-flight
     /// requests and returns. Binds the metrics endpoint first.
     pub async fn serve(
@@ -156,9 +177,10 @@ impl ServiceRuntime {
     ) -> Result<(), ServerError> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut metrics_stop = stop_rx.clone();
-        let (metrics_addr, metrics_task) = hypasis_telemetry::serve_metrics(
+        let (metrics_addr, metrics_task) = hypasis_telemetry::serve_metrics_with(
             self.config.metrics_listen,
             self.metrics.clone(),
+            Some(self.ready_probe()),
             async move {
                 let _ = metrics_stop.wait_for(|s| *s).await;
             },
@@ -274,5 +296,37 @@ pub fn log_format(f: hypasis_config::LogFormat) -> hypasis_telemetry::LogFormat 
     match f {
         hypasis_config::LogFormat::Text => hypasis_telemetry::LogFormat::Text,
         hypasis_config::LogFormat::Json => hypasis_telemetry::LogFormat::Json,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> ServiceRuntime {
+        let config = CommonConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            metrics_listen: "127.0.0.1:0".parse().unwrap(),
+            tls: TlsMode::Insecure,
+            log_format: hypasis_config::LogFormat::Text,
+        };
+        ServiceRuntime::new("scheduler", "hypasis.v1.Scheduler", config).unwrap()
+    }
+
+    /// `/readyz` mirrors the gRPC health status: a standby (NOT_SERVING) is not ready.
+    #[tokio::test]
+    async fn readiness_mirrors_grpc_health() {
+        let rt = runtime();
+        let probe = rt.ready_probe();
+        assert!(!probe().await, "nothing reported yet: not ready");
+        rt.set_serving(false).await;
+        assert!(!probe().await);
+        rt.set_serving(true).await;
+        assert!(probe().await);
+        // A standby scheduler flips its status on the reporter directly.
+        rt.health
+            .set_service_status("hypasis.v1.Scheduler", ServingStatus::NotServing)
+            .await;
+        assert!(!probe().await);
     }
 }

@@ -31,7 +31,7 @@ use hypasis_network::pool::{HeadBound, Pool, PoolConfig};
 use hypasis_primitives::{B256, ChainSpec, VerificationLevel};
 use hypasis_proto::v1;
 use hypasis_rlpx::Enode;
-use hypasis_rlpx::identity::{generate_secret_key, node_id};
+use hypasis_rlpx::identity::{load_or_generate_secret_key, node_id};
 use hypasis_scheduler_core::service::{ChainInfo, NodeConfig, SchedulerNode};
 use hypasis_scheduler_core::store::StorageSchedulerStore;
 use hypasis_scheduler_core::{
@@ -67,6 +67,14 @@ pub enum StandaloneError {
     /// Other local failure.
     #[error("{0}")]
     Local(String),
+    /// The devp2p node key file could not be read or created.
+    #[error("devp2p node key {path}: {source}")]
+    NodeKey {
+        /// Key file.
+        path: PathBuf,
+        /// Underlying error.
+        source: hypasis_rlpx::identity::KeyFileError,
+    },
 }
 
 /// Where the sync is anchored.
@@ -124,6 +132,9 @@ pub struct StandaloneConfig {
     /// Blocks past trusted information (anchor, newest checkpoint, highest stored block) the
     /// scheduler cuts units to; the peers' claimed tip is bounded by it.
     pub tip_margin: u64,
+    /// devp2p node key file, loaded or created (default: `DATA_DIR/nodekey`), so the enode
+    /// survives restarts.
+    pub nodekey: Option<PathBuf>,
 }
 
 impl StandaloneConfig {
@@ -151,6 +162,7 @@ impl StandaloneConfig {
             max_peers: 50,
             backward_max_blocks_per_second: None,
             tip_margin: hypasis_scheduler_core::DEFAULT_TIP_MARGIN,
+            nodekey: None,
         }
     }
 }
@@ -205,6 +217,7 @@ pub struct Standalone {
     server: JoinHandle<Result<(), hypasis_server::ServerError>>,
     started: Instant,
     grpc: SocketAddr,
+    node_id: hypasis_rlpx::identity::NodeId,
 }
 
 /// A snapshot of the sync.
@@ -372,8 +385,17 @@ impl Standalone {
         tasks.push(tokio::spawn(node.clone().run(stop_rx.clone())));
 
         // Fetcher on the devp2p pool.
-        let secret = generate_secret_key();
-        let id = format!("standalone-{}", &format!("{:x}", node_id(&secret))[..12]);
+        let key_path = cfg
+            .nodekey
+            .clone()
+            .unwrap_or_else(|| cfg.data_dir.join("nodekey"));
+        let secret =
+            load_or_generate_secret_key(&key_path).map_err(|source| StandaloneError::NodeKey {
+                path: key_path.clone(),
+                source,
+            })?;
+        let node_id = node_id(&secret);
+        let id = format!("standalone-{}", &format!("{node_id:x}")[..12]);
         let mut pool_cfg = PoolConfig::new(session_config(&spec, &Head::genesis(&spec)));
         pool_cfg.max_peers = cfg.max_peers.max(1);
         pool_cfg.head_bound = HeadBound::for_genesis(spec.genesis_timestamp());
@@ -509,7 +531,13 @@ impl Standalone {
             server,
             started: Instant::now(),
             grpc,
+            node_id,
         })
+    }
+
+    /// The devp2p node id (the `enode://` id; persisted in the node key file).
+    pub fn node_id(&self) -> hypasis_rlpx::identity::NodeId {
+        self.node_id
     }
 
     /// The gRPC address.

@@ -196,11 +196,28 @@ impl Metrics {
     }
 }
 
-/// Binds `addr` and serves `GET /metrics` (Prometheus text format) and `GET /healthz` until
-/// `shutdown` resolves. Returns the bound address (useful with port 0) and the server task.
+/// Answers whether the process is ready for traffic (`GET /readyz`).
+pub type ReadyProbe = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync,
+>;
+
+/// Binds `addr` and serves `GET /metrics` (Prometheus text format), `GET /healthz` (liveness:
+/// always `200 ok`) and `GET /readyz` (always ready) until `shutdown` resolves. Returns the bound
+/// address (useful with port 0) and the server task.
 pub async fn serve_metrics(
     addr: SocketAddr,
     metrics: Metrics,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), TelemetryError> {
+    serve_metrics_with(addr, metrics, None, shutdown).await
+}
+
+/// [`serve_metrics`] with a readiness probe: `GET /readyz` answers `200 ready` while `ready`
+/// says so and `503 not ready` otherwise (e.g. a standby scheduler); `/healthz` stays liveness.
+pub async fn serve_metrics_with(
+    addr: SocketAddr,
+    metrics: Metrics,
+    ready: Option<ReadyProbe>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), TelemetryError> {
     use axum::{Router, routing::get};
@@ -223,7 +240,24 @@ pub async fn serve_metrics(
                 }
             }),
         )
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.clone();
+                async move {
+                    let is_ready = match ready {
+                        Some(probe) => probe().await,
+                        None => true,
+                    };
+                    if is_ready {
+                        (http::StatusCode::OK, "ready")
+                    } else {
+                        (http::StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                    }
+                }
+            }),
+        );
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -234,4 +268,53 @@ pub async fn serve_metrics(
     });
     tracing::info!(%bound, "serving Prometheus metrics on /metrics");
     Ok((bound, task))
+}
+
+#[cfg(test)]
+mod readiness_tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out.lines().next().unwrap_or_default().to_string()
+    }
+
+    #[tokio::test]
+    async fn readyz_follows_the_probe_and_healthz_stays_ok() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let probe: ReadyProbe = {
+            let flag = flag.clone();
+            Arc::new(move || {
+                let v = flag.load(Ordering::SeqCst);
+                Box::pin(async move { v })
+            })
+        };
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let (addr, task) = serve_metrics_with(
+            "127.0.0.1:0".parse().unwrap(),
+            Metrics::new("readyz-test").unwrap(),
+            Some(probe),
+            async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            },
+        )
+        .await
+        .unwrap();
+        assert!(get(addr, "/readyz").await.contains(" 503 "));
+        assert!(get(addr, "/healthz").await.contains(" 200 "));
+        flag.store(true, Ordering::SeqCst);
+        assert!(get(addr, "/readyz").await.contains(" 200 "));
+        let _ = stop_tx.send(true);
+        let _ = task.await;
+    }
 }

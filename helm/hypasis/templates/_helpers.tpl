@@ -102,13 +102,11 @@ Flags every service takes (crates/config CommonArgs). Binding 0.0.0.0: the defau
 {{/*
 Probes. The gRPC port serves mTLS only and requires a client certificate, so neither the
 kubelet's native `grpc:` probe (plaintext, no client certificate) nor an `httpGet` on it can
-reach it. Every service also serves plain HTTP on its metrics port: GET /healthz answers 200
-once the process is up and its metrics endpoint is bound (crates/telemetry::serve_metrics),
-which happens right before the gRPC listener binds, in the same process. That is what the
-default probes use. It does not reflect gRPC health (a standby scheduler is NOT_SERVING on
-grpc.health.v1 by design, and stays Ready here). For probes on gRPC health, set the service's
-livenessProbe/readinessProbe to an exec probe with a client that speaks mTLS, if the image has
-one (see helm/README.md).
+reach it. Every service also serves plain HTTP on its metrics port (crates/telemetry::
+serve_metrics_with, bound right before the gRPC listener, in the same process): GET /healthz
+answers 200 once the process is up (liveness, startup), GET /readyz answers 200 while the
+service's grpc.health.v1 status is SERVING and 503 otherwise (readiness: a standby scheduler,
+NOT_SERVING by design, is not Ready and gets no traffic).
 The startup probe is generous: the scheduler and fetcher bind their ports only after they reach
 the store (and etcd), which may start after them.
 */}}
@@ -141,7 +139,7 @@ readinessProbe:
   {{- toYaml $v.readinessProbe | nindent 2 }}
 {{- else }}
   httpGet:
-    path: {{ $p.path }}
+    path: {{ $p.readyPath }}
     port: metrics
   periodSeconds: {{ $p.readiness.periodSeconds }}
   timeoutSeconds: {{ $p.readiness.timeoutSeconds }}

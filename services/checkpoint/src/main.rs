@@ -16,7 +16,7 @@ use hypasis_checkpoint_sources::service::{
 };
 use hypasis_checkpoint_sources::store::{CheckpointStore, LocalStore, RemoteStore};
 use hypasis_checkpoint_sources::{CheckpointMetrics, CrossChecker};
-use hypasis_config::{CommonArgs, ConfigFile};
+use hypasis_config::CommonArgs;
 use hypasis_server::ServiceRuntime;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,65 +48,6 @@ struct Args {
     /// First checkpoint id to fetch when nothing is stored yet (default: the newest agreed one).
     #[arg(long, env = "HYPASIS_START_ID", value_name = "ID")]
     start_id: Option<u64>,
-}
-
-const SERVICE_KEYS: [&str; 14] = [
-    "store",
-    "data_dir",
-    "poll_interval",
-    "start_id",
-    "heimdall",
-    "bor_chain_id",
-    "l1_rpc",
-    "root_chain",
-    "l1_confirmations",
-    "beacon",
-    "beacon_trusted_root",
-    "trusted",
-    "checkpoint_file",
-    "quorum",
-];
-
-/// Fills flags that were not given from the config file.
-fn merge_file(args: &mut Args, file: &ConfigFile) -> anyhow::Result<()> {
-    fn fill<T: serde::de::DeserializeOwned>(
-        slot: &mut Option<T>,
-        file: &ConfigFile,
-        key: &str,
-    ) -> anyhow::Result<()> {
-        if slot.is_none() {
-            *slot = file.get::<T>(key)?;
-        }
-        Ok(())
-    }
-    let s = &mut args.sources;
-    fill(&mut s.heimdall, file, "heimdall")?;
-    fill(&mut s.bor_chain_id, file, "bor_chain_id")?;
-    fill(&mut s.l1_rpc, file, "l1_rpc")?;
-    fill(&mut s.root_chain, file, "root_chain")?;
-    fill(&mut s.l1_confirmations, file, "l1_confirmations")?;
-    fill(&mut s.beacon, file, "beacon")?;
-    fill(&mut s.beacon_trusted_root, file, "beacon_trusted_root")?;
-    fill(&mut s.quorum, file, "quorum")?;
-    let mut cf: Option<String> = None;
-    fill(&mut cf, file, "checkpoint_file")?;
-    if s.checkpoint_file.is_none() {
-        s.checkpoint_file = cf.map(PathBuf::from);
-    }
-    if s.trusted.is_empty()
-        && let Some(t) = file.get::<Vec<String>>("trusted")?
-    {
-        s.trusted = t;
-    }
-    fill(&mut args.store, file, "store")?;
-    let mut dd: Option<String> = None;
-    fill(&mut dd, file, "data_dir")?;
-    if args.data_dir.is_none() {
-        args.data_dir = dd.map(PathBuf::from);
-    }
-    fill(&mut args.poll_interval, file, "poll_interval")?;
-    fill(&mut args.start_id, file, "start_id")?;
-    Ok(())
 }
 
 async fn open_store(args: &Args, rt: &ServiceRuntime) -> anyhow::Result<Arc<dyn CheckpointStore>> {
@@ -146,11 +87,8 @@ async fn open_store(args: &Args, rt: &ServiceRuntime) -> anyhow::Result<Arc<dyn 
 }
 
 fn main() -> anyhow::Result<()> {
-    let mut args = Args::parse();
-    let file = args.common.load_file(&SERVICE_KEYS)?;
-    merge_file(&mut args, &file)?;
+    let args: Args = hypasis_config::load();
     let config = args.common.resolve(
-        &file,
         SocketAddr::from(([127, 0, 0, 1], 7005)),
         SocketAddr::from(([127, 0, 0, 1], 9105)),
     )?;
@@ -215,4 +153,15 @@ fn main() -> anyhow::Result<()> {
             served?;
             Ok(())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag (the sources' too) is settable from the TOML file and from `HYPASIS_*`.
+    #[test]
+    fn every_flag_is_configurable() {
+        hypasis_config::harness::assert_every_arg_configurable::<Args>(&[]);
+    }
 }

@@ -18,7 +18,7 @@ use hypasis_network::pool::{Pool, PoolConfig};
 use hypasis_primitives::ChainSpec;
 use hypasis_proto::v1;
 use hypasis_rlpx::Enode;
-use hypasis_rlpx::identity::{generate_secret_key, node_id};
+use hypasis_rlpx::identity::{generate_secret_key, load_or_generate_secret_key, node_id};
 use hypasis_server::ServiceRuntime;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -87,6 +87,35 @@ struct Args {
     /// Address announced to the scheduler (default: the listen address).
     #[arg(long)]
     advertise: Option<String>,
+    /// Data directory: the devp2p node key is kept in `DIR/nodekey` (created on first start),
+    /// so the enode survives restarts. Without it (and without --nodekey) the key is new at
+    /// every start.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// devp2p node key file (64 hex characters, geth's format); created when missing.
+    /// Overrides DATA_DIR/nodekey.
+    #[arg(long, value_name = "FILE")]
+    nodekey: Option<PathBuf>,
+}
+
+/// The devp2p secret key: `--nodekey FILE`, else `DATA_DIR/nodekey`, each loaded or created;
+/// without either a fresh key (logged, since the enode then changes at every start).
+fn node_secret(args: &Args) -> anyhow::Result<hypasis_rlpx::identity::SecretKey> {
+    let path = match (&args.nodekey, &args.data_dir) {
+        (Some(p), _) => p.clone(),
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.join("nodekey")
+        }
+        (None, None) => {
+            tracing::warn!(
+                "no --data-dir or --nodekey: using a fresh devp2p node key (the enode changes at every start)"
+            );
+            return Ok(generate_secret_key());
+        }
+    };
+    load_or_generate_secret_key(&path)
+        .with_context(|| format!("devp2p node key {}", path.display()))
 }
 
 /// Dials a service, retrying while it is not reachable yet (it may start after us).
@@ -140,10 +169,8 @@ fn scheduler_leases(urls: &[String], tls: &TlsMode) -> anyhow::Result<GrpcLeases
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let file = args.common.load_file(&[])?;
+    let args: Args = hypasis_config::load();
     let config = args.common.resolve(
-        &file,
         SocketAddr::from(([127, 0, 0, 1], 7003)),
         SocketAddr::from(([127, 0, 0, 1], 9103)),
     )?;
@@ -176,7 +203,7 @@ fn main() -> anyhow::Result<()> {
             let rt = ServiceRuntime::new("fetcher", hypasis_proto::service_names::FETCHER, config)?;
             let metrics = FetcherMetrics::new(&rt.metrics.registry);
 
-            let secret = generate_secret_key();
+            let secret = node_secret(&args)?;
             let id = args
                 .id
                 .clone()
@@ -198,6 +225,10 @@ fn main() -> anyhow::Result<()> {
                 .as_ref()
                 .and_then(|l| l.local_addr().ok())
                 .map_or(0, |a| a.port());
+            tracing::info!(
+                enode = %format!("enode://{:x}@127.0.0.1:{tcp_port}", node_id(&secret)),
+                "devp2p identity"
+            );
             let pool = Pool::start(pool_cfg, secret, listener);
             if args.no_discovery {
                 tracing::info!(
@@ -350,4 +381,18 @@ fn main() -> anyhow::Result<()> {
             pool.shutdown().await;
             Ok(())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag is settable from the TOML file and from `HYPASIS_*`.
+    #[test]
+    fn every_flag_is_configurable() {
+        hypasis_config::harness::assert_every_arg_configurable::<Args>(&[
+            ("scheduler", "http://127.0.0.1:7002"),
+            ("store", "http://127.0.0.1:7001"),
+        ]);
+    }
 }

@@ -166,10 +166,8 @@ async fn milestone_anchor(
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let file = args.common.load_file(&[])?;
+    let args: Args = hypasis_config::load();
     let config = args.common.resolve(
-        &file,
         SocketAddr::from(([127, 0, 0, 1], 7002)),
         SocketAddr::from(([127, 0, 0, 1], 9102)),
     )?;
@@ -280,4 +278,18 @@ fn main() -> anyhow::Result<()> {
             let _ = node_task.await;
             Ok(())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag is settable from the TOML file and from `HYPASIS_*`.
+    #[test]
+    fn every_flag_is_configurable() {
+        hypasis_config::harness::assert_every_arg_configurable::<Args>(&[(
+            "store",
+            "http://127.0.0.1:7001",
+        )]);
+    }
 }

@@ -45,34 +45,17 @@ struct Args {
     chain: String,
 }
 
-const SERVICE_KEYS: [&str; 4] = ["data_dir", "backend", "fdb_cluster_file", "chain"];
-
-fn backend(args: &Args, file: &hypasis_config::ConfigFile) -> anyhow::Result<Backend> {
-    Ok(match args.backend {
-        Some(b) => b,
-        None => match file.get::<String>("backend")?.as_deref() {
-            None | Some("redb") => Backend::Redb,
-            Some("fdb") => Backend::Fdb,
-            Some(other) => anyhow::bail!(
-                "config key `backend`: unknown backend `{other}` (expected redb or fdb)"
-            ),
-        },
-    })
+fn backend(args: &Args) -> Backend {
+    args.backend.unwrap_or(Backend::Redb)
 }
 
-async fn open_storage(
-    args: &Args,
-    file: &hypasis_config::ConfigFile,
-) -> anyhow::Result<Arc<dyn BlockStorage>> {
-    match backend(args, file)? {
+async fn open_storage(args: &Args) -> anyhow::Result<Arc<dyn BlockStorage>> {
+    match backend(args) {
         Backend::Redb => {
-            let dir = match &args.data_dir {
-                Some(d) => d.clone(),
-                None => file
-                    .get::<String>("data_dir")?
-                    .map(PathBuf::from)
-                    .context("--data-dir DIR is required for the embedded backend")?,
-            };
+            let dir = args
+                .data_dir
+                .clone()
+                .context("--data-dir DIR is required for the embedded backend")?;
             let path = dir.join("blocks.redb");
             let storage = tokio::task::spawn_blocking({
                 let path = path.clone();
@@ -83,20 +66,16 @@ async fn open_storage(
             tracing::info!(path = %path.display(), "embedded redb store open");
             Ok(Arc::new(storage))
         }
-        Backend::Fdb => open_fdb(args, file).await,
+        Backend::Fdb => open_fdb(args).await,
     }
 }
 
 #[cfg(feature = "fdb")]
-async fn open_fdb(
-    args: &Args,
-    file: &hypasis_config::ConfigFile,
-) -> anyhow::Result<Arc<dyn BlockStorage>> {
-    let cluster = match &args.fdb_cluster_file {
-        Some(p) => Some(p.clone()),
-        None => file.get::<String>("fdb_cluster_file")?.map(PathBuf::from),
-    };
-    let cluster = cluster.as_ref().map(|p| p.to_string_lossy().into_owned());
+async fn open_fdb(args: &Args) -> anyhow::Result<Arc<dyn BlockStorage>> {
+    let cluster = args
+        .fdb_cluster_file
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
     let storage = hypasis_storage_fdb::FdbStorage::open(cluster.as_deref(), &args.chain)
         .await
         .context("opening FoundationDB store")?;
@@ -105,10 +84,7 @@ async fn open_fdb(
 }
 
 #[cfg(not(feature = "fdb"))]
-async fn open_fdb(
-    _args: &Args,
-    _file: &hypasis_config::ConfigFile,
-) -> anyhow::Result<Arc<dyn BlockStorage>> {
+async fn open_fdb(_args: &Args) -> anyhow::Result<Arc<dyn BlockStorage>> {
     anyhow::bail!(
         "this hypasis-store was built without FoundationDB support; rebuild with `--features fdb` (needs libfdb_c)"
     )
@@ -117,11 +93,8 @@ async fn open_fdb(
 /// Starts the FoundationDB client network when the fdb backend is selected. The guard lives in
 /// `main` and is dropped after the tokio runtime (and with it every `FdbStorage`).
 #[cfg(feature = "fdb")]
-fn boot_fdb(
-    args: &Args,
-    file: &hypasis_config::ConfigFile,
-) -> anyhow::Result<Option<hypasis_storage_fdb::FdbNetwork>> {
-    if backend(args, file)? != Backend::Fdb {
+fn boot_fdb(args: &Args) -> anyhow::Result<Option<hypasis_storage_fdb::FdbNetwork>> {
+    if backend(args) != Backend::Fdb {
         return Ok(None);
     }
     // SAFETY: `main` holds the guard until after the runtime is dropped and never leaks it; the
@@ -133,26 +106,24 @@ fn boot_fdb(
 }
 
 #[cfg(not(feature = "fdb"))]
-fn boot_fdb(_args: &Args, _file: &hypasis_config::ConfigFile) -> anyhow::Result<Option<()>> {
+fn boot_fdb(_args: &Args) -> anyhow::Result<Option<()>> {
     Ok(None)
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let file = args.common.load_file(&SERVICE_KEYS)?;
+    let args: Args = hypasis_config::load();
     let config = args.common.resolve(
-        &file,
         SocketAddr::from(([127, 0, 0, 1], 7001)),
         SocketAddr::from(([127, 0, 0, 1], 9101)),
     )?;
     let format = hypasis_server::log_format(config.log_format);
-    let _fdb_network = boot_fdb(&args, &file)?;
+    let _fdb_network = boot_fdb(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let result = runtime.block_on(async move {
         let _telemetry = hypasis_telemetry::init("hypasis-store", format)?;
-        let storage = open_storage(&args, &file).await?;
+        let storage = open_storage(&args).await?;
         let rt = ServiceRuntime::new("store", hypasis_proto::service_names::STORE, config)?;
         let metrics = StoreMetrics::register(&rt.metrics.registry)?;
         let service = StoreService::new(storage, metrics);
@@ -168,4 +139,15 @@ fn main() -> anyhow::Result<()> {
     // Drop the runtime (and every storage handle) before the FoundationDB network guard.
     drop(runtime);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag is settable from the TOML file and from `HYPASIS_*`.
+    #[test]
+    fn every_flag_is_configurable() {
+        hypasis_config::harness::assert_every_arg_configurable::<Args>(&[]);
+    }
 }

@@ -28,24 +28,14 @@ struct Args {
     genesis: Vec<PathBuf>,
 }
 
-const SERVICE_KEYS: [&str; 1] = ["genesis"];
-
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let file = args.common.load_file(&SERVICE_KEYS)?;
+    let args: Args = hypasis_config::load();
     let config = args.common.resolve(
-        &file,
         SocketAddr::from(([127, 0, 0, 1], 7004)),
         SocketAddr::from(([127, 0, 0, 1], 9104)),
     )?;
-    let mut genesis = args.genesis.clone();
-    if genesis.is_empty()
-        && let Some(paths) = file.get::<Vec<String>>("genesis")?
-    {
-        genesis = paths.into_iter().map(PathBuf::from).collect();
-    }
     let mut specs = Vec::new();
-    for path in &genesis {
+    for path in &args.genesis {
         let name = path
             .file_stem()
             .map_or_else(|| "custom".into(), |s| s.to_string_lossy().into_owned());
@@ -72,4 +62,15 @@ fn main() -> anyhow::Result<()> {
             rt.serve(routes, hypasis_server::shutdown_signal()).await?;
             Ok(())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag is settable from the TOML file and from `HYPASIS_*`.
+    #[test]
+    fn every_flag_is_configurable() {
+        hypasis_config::harness::assert_every_arg_configurable::<Args>(&[]);
+    }
 }
