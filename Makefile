@@ -33,7 +33,7 @@ clippy:
 # its contract suite runs when FDB_CLUSTER_FILE is set.
 fdb-check:
 	$(CARGO) check -p hypasis-storage-fdb --features fdb
-	$(CARGO) clippy -p hypasis-storage-fdb -p hypasis-store --features fdb --all-targets -- -D warnings
+	$(CARGO) clippy -p hypasis-storage-fdb -p hypasis-store-service --features fdb --all-targets -- -D warnings
 
 lint: fmt clippy fdb-check
 
@@ -48,7 +48,7 @@ bench:
 # Fleet scaling: the same devnet synced by 1, 2 and 4 fetcher processes with bandwidth-capped
 # peers (about 6 minutes; docs/PERFORMANCE.md "Fleet scaling"). Not part of `make test`.
 bench-fleet:
-	$(CARGO) build --release -p hypasis-cli -p hypasis-store -p hypasis-scheduler -p hypasis-fetcher
+	$(CARGO) build --release -p hypasis-cli -p hypasis-store-service -p hypasis-scheduler-service -p hypasis-fetcher-service
 	$(CARGO) run --release -p hypasis-bench --bin fleet -- --blocks 20000 --fetchers 1,2,4 --peer-rate-mbps 1 --runs 3
 
 clean-run:

@@ -7,8 +7,8 @@
 mod support;
 
 use alloy_primitives::b256;
-use hypasis_checkpoint_sources::retry::RetryPolicy;
-use hypasis_checkpoint_sources::{
+use hypasis_checkpoint::retry::RetryPolicy;
+use hypasis_checkpoint::{
     BeaconNetwork, BeaconSource, CheckpointSource, ErrorKind, LightClient,
 };
 use hypasis_primitives::CheckpointSource as Kind;

@@ -6,8 +6,8 @@
 mod support;
 
 use alloy_primitives::{address, b256};
-use hypasis_checkpoint_sources::retry::RetryPolicy;
-use hypasis_checkpoint_sources::{
+use hypasis_checkpoint::retry::RetryPolicy;
+use hypasis_checkpoint::{
     CheckpointSource, CrossCheckError, CrossChecker, ErrorKind, HeimdallSource, StaticSource,
 };
 use hypasis_primitives::CheckpointSource as Kind;

@@ -11,7 +11,7 @@ use alloy_provider::{DynProvider, Provider};
 use alloy_rpc_types_eth::{TransactionInput, TransactionRequest};
 use alloy_sol_types::{SolCall, SolValue, sol};
 use futures::StreamExt;
-use hypasis_checkpoint_sources::{CheckpointSource, ErrorKind, L1Finality, RootChainSource};
+use hypasis_checkpoint::{CheckpointSource, ErrorKind, L1Finality, RootChainSource};
 use hypasis_primitives::CheckpointSource as Kind;
 use std::sync::Arc;
 use std::time::Duration;
@@ -229,7 +229,7 @@ async fn reads_real_checkpoints_over_http_and_honours_finality() {
         let down = RootChainSource::connect(url, chain.contract, L1Finality::Finalized)
             .await
             .unwrap()
-            .with_retry(hypasis_checkpoint_sources::retry::RetryPolicy::none());
+            .with_retry(hypasis_checkpoint::retry::RetryPolicy::none());
         let err = down.latest().await.unwrap_err();
         assert!(err.is_transient(), "{url}: {err}");
     }

@@ -101,7 +101,7 @@ async fn wait_ready(
 
 async fn metrics(addr: SocketAddr) -> String {
     let url = format!("http://{addr}/metrics");
-    hypasis_checkpoint_sources::http::ensure_crypto_provider();
+    hypasis_checkpoint::http::ensure_crypto_provider();
     reqwest::get(&url).await.unwrap().text().await.unwrap()
 }
 

@@ -348,7 +348,7 @@ impl Cluster {
         // Heimdall checkpoints carry no block hash: the schedulers anchor on the latest
         // milestone (a finalized number and hash), as an operator would configure them.
         let milestone =
-            hypasis_checkpoint_sources::HeimdallSource::new(&heimdall, Duration::from_secs(10))
+            hypasis_checkpoint::HeimdallSource::new(&heimdall, Duration::from_secs(10))
                 .unwrap()
                 .latest_milestone()
                 .await

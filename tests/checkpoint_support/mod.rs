@@ -194,7 +194,7 @@ impl L1Node {
             .env("DO_NOT_TRACK", "1");
         let mut proc = ChildGuard::spawn(cmd, &tmp.path().join("hardhat.log"));
         let deadline = Instant::now() + Duration::from_secs(60);
-        hypasis_checkpoint_sources::http::ensure_crypto_provider();
+        hypasis_checkpoint::http::ensure_crypto_provider();
         let client = reqwest::Client::new();
         loop {
             if let Some(s) = proc.child.try_wait().unwrap() {

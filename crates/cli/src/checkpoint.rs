@@ -2,9 +2,9 @@
 //! one JSON object.
 
 use clap::{Args, Subcommand};
-use hypasis_checkpoint_sources::config::SourceArgs;
-use hypasis_checkpoint_sources::quorum::SourceReport;
-use hypasis_checkpoint_sources::{CrossCheckError, CrossChecker};
+use hypasis_checkpoint::config::SourceArgs;
+use hypasis_checkpoint::quorum::SourceReport;
+use hypasis_checkpoint::{CrossCheckError, CrossChecker};
 use serde_json::{Value, json};
 
 /// `hypasis checkpoint ...`

@@ -5,11 +5,11 @@
 use crate::chains::ChainArg;
 use anyhow::Context;
 use clap::{Args, Parser};
-use hypasis_checkpoint_sources::config::SourceArgs;
+use hypasis_checkpoint::config::SourceArgs;
 use hypasis_config::TlsMode;
 use hypasis_primitives::VerificationLevel;
 use hypasis_rlpx::Enode;
-use hypasis_scheduler_core::Direction;
+use hypasis_scheduler::Direction;
 use hypasis_standalone::{
     AnchorChoice, Progress, Standalone, StandaloneConfig, Summary, parse_trusted,
 };
@@ -106,7 +106,7 @@ pub struct StandaloneArgs {
     /// How many blocks past trusted information (anchor, newest checkpoint, highest stored
     /// block) the scheduler cuts units; the peers' claimed head is bounded by it, so a long
     /// forward sync proceeds in waves.
-    #[arg(long, value_name = "BLOCKS", default_value_t = hypasis_scheduler_core::DEFAULT_TIP_MARGIN)]
+    #[arg(long, value_name = "BLOCKS", default_value_t = hypasis_scheduler::DEFAULT_TIP_MARGIN)]
     tip_margin: u64,
     /// Exit 0 once the peers' head seen at start is reached and no gap remains down to
     /// genesis.
@@ -176,7 +176,7 @@ async fn main(args: StandaloneArgs) -> anyhow::Result<()> {
     if matches!(anchor, AnchorChoice::LatestCheckpoint)
         && let Some(url) = &sources.heimdall
     {
-        let h = hypasis_checkpoint_sources::HeimdallSource::new(
+        let h = hypasis_checkpoint::HeimdallSource::new(
             url,
             Duration::from_secs(sources.source_timeout.max(1)),
         )?;
@@ -190,7 +190,7 @@ async fn main(args: StandaloneArgs) -> anyhow::Result<()> {
             m.end_block,
             m.hash
         );
-        anchor = AnchorChoice::Trusted(hypasis_scheduler_core::Anchor {
+        anchor = AnchorChoice::Trusted(hypasis_scheduler::Anchor {
             number: m.end_block,
             hash: Some(m.hash),
         });

@@ -1,6 +1,6 @@
 //! A Heimdall-v2-format REST endpoint over the devnet's checkpoints: `/checkpoints/latest`,
 //! `/checkpoints/{n}`, `/checkpoints/count`, `/milestone/latest` and `/milestones/latest`
-//! (numbers as strings, roots and hashes in base64), as `hypasis_checkpoint_sources`'s
+//! (numbers as strings, roots and hashes in base64), as `hypasis_checkpoint`'s
 //! Heimdall source reads them.
 
 use std::sync::{Arc, RwLock};

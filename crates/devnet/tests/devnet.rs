@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use alloy_primitives::Address;
-use hypasis_checkpoint_sources::{CheckpointSource as _, HeimdallSource};
+use hypasis_checkpoint::{CheckpointSource as _, HeimdallSource};
 use hypasis_devnet::{CheckpointFeed, DEV_ACCOUNT_KEYS, DevnetParams, generate, serve_heimdall};
 use hypasis_primitives::{ChainSpec, VerificationLevel};
 use hypasis_validation::{Anchors, CheckpointAnchor, Validator};

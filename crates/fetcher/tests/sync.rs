@@ -9,7 +9,7 @@ use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{B256, Bytes, U256};
 use alloy_rlp::{Decodable, Encodable};
 use hypasis_eth_wire::eth::{ForkHash, ForkId};
-use hypasis_fetcher_core::{Fetcher, FetcherConfig, FetcherMetrics, InProcessLeases, StorageSink};
+use hypasis_fetcher::{Fetcher, FetcherConfig, FetcherMetrics, InProcessLeases, StorageSink};
 use hypasis_gaps::Range;
 use hypasis_network::{
     BlockSource, LocalStatus, MemoryBlockSource, SessionConfig,
@@ -19,7 +19,7 @@ use hypasis_network::{
 };
 use hypasis_primitives::ChainSpec;
 use hypasis_rlpx::identity::generate_secret_key;
-use hypasis_scheduler_core::{
+use hypasis_scheduler::{
     Anchor, AnchorSource, BackoffConfig, DurableScheduler, SchedulerConfig, SystemClock,
     store::StorageSchedulerStore,
 };
@@ -143,9 +143,9 @@ async fn validator_service(spec: &ChainSpec) -> tonic::transport::Channel {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let registry = prometheus::Registry::new();
-    let svc = hypasis_validator_server::ValidatorService::new(
+    let svc = hypasis_validator::ValidatorService::new(
         vec![spec.clone()],
-        hypasis_validator_server::ValidatorMetrics::register(&registry).unwrap(),
+        hypasis_validator::ValidatorMetrics::register(&registry).unwrap(),
     )
     .into_server(64 << 20);
     tokio::spawn(
@@ -437,7 +437,7 @@ async fn fetcher_validates_through_the_validator_service_and_bans_liars() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
     use hypasis_eth_wire::EthVersion;
-    use hypasis_scheduler_core::UnitFilter;
+    use hypasis_scheduler::UnitFilter;
 
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())

@@ -1,6 +1,6 @@
 //! Scheduler throughput: the pure state machine and the durable path on the embedded store.
 //!
-//! `cargo run --release -p hypasis-scheduler-core --example throughput`
+//! `cargo run --release -p hypasis-scheduler --example throughput`
 //!
 //! 1. Pure core: a 10,000,000-block span cut into 100-block units (100,000 units); fetchers
 //!    acquire 16 units at a time and complete them, until everything is done.
@@ -8,8 +8,8 @@
 //!    completion committed before it returns), over a 200,000-block span.
 
 use hypasis_gaps::RangeSet;
-use hypasis_scheduler_core::store::StorageSchedulerStore;
-use hypasis_scheduler_core::{
+use hypasis_scheduler::store::StorageSchedulerStore;
+use hypasis_scheduler::{
     Anchor, AnchorSource, DurableScheduler, ManualClock, Scheduler, SchedulerConfig, SystemClock,
 };
 use hypasis_storage_api::BlockStorage;
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 fn config() -> SchedulerConfig {
     SchedulerConfig {
         unit_size: 100,
-        throttle: hypasis_scheduler_core::BackwardThrottle {
+        throttle: hypasis_scheduler::BackwardThrottle {
             max_in_flight_share: 1.0,
             ..Default::default()
         },

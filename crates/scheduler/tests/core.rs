@@ -2,7 +2,7 @@
 
 use hypasis_gaps::{Range, RangeSet};
 use hypasis_primitives::B256;
-use hypasis_scheduler_core::{
+use hypasis_scheduler::{
     Acquired, Anchor, BackoffConfig, BackwardThrottle, CheckpointSpan, Completion, Direction,
     FailureReason, ManualClock, Scheduler, SchedulerConfig, SchedulerError, UnitFilter, UnitState,
 };
@@ -295,7 +295,7 @@ fn leases_expire_renew_and_are_never_handed_out_twice_while_valid() {
 }
 
 fn clock_now(c: &ManualClock) -> u64 {
-    use hypasis_scheduler_core::Clock;
+    use hypasis_scheduler::Clock;
     c.now_ms()
 }
 

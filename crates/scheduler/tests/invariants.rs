@@ -8,7 +8,7 @@
 //! - fencing tokens strictly increase, across restarts too.
 
 use hypasis_gaps::{Range, RangeSet};
-use hypasis_scheduler_core::{
+use hypasis_scheduler::{
     Anchor, BackoffConfig, BackwardThrottle, CheckpointSpan, Clock, Direction, FailureReason,
     ManualClock, Scheduler, SchedulerConfig, UnitState,
 };
@@ -168,7 +168,7 @@ impl Harness {
     /// Model of the scheduler's link rule: a unit is leased only when it can be linked to
     /// something trusted — its own anchor, the schedule's anchor, or a neighbouring block that
     /// is stored or under lease.
-    fn linkable(&self, u: &hypasis_scheduler_core::Unit) -> bool {
+    fn linkable(&self, u: &hypasis_scheduler::Unit) -> bool {
         let st = self.s.status();
         let (anchor, tip) = (self.s.anchor().map(|a| a.number), st.tip);
         if u.parent_hash.is_some()

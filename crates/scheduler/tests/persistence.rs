@@ -4,8 +4,8 @@
 
 use hypasis_gaps::{Range, RangeSet};
 use hypasis_primitives::{B256, RawBlock, VerificationLevel};
-use hypasis_scheduler_core::store::{SchedulerStore, StorageSchedulerStore, StoreError};
-use hypasis_scheduler_core::{
+use hypasis_scheduler::store::{SchedulerStore, StorageSchedulerStore, StoreError};
+use hypasis_scheduler::{
     Anchor, AnchorSource, Completion, Direction, DurableError, DurableScheduler, FailureReason,
     ManualClock, Scheduler, SchedulerConfig, UnitState,
 };

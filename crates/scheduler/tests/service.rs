@@ -6,11 +6,11 @@
 use hypasis_coordination::{Coordinator, LocalCoordinator};
 use hypasis_proto::v1;
 use hypasis_proto::v1::scheduler_server::Scheduler as _;
-use hypasis_scheduler_core::service::{
+use hypasis_scheduler::service::{
     ChainInfo, FETCHER_KIND, FetcherAnnouncement, LEADER_METADATA, NodeConfig, SchedulerNode,
 };
-use hypasis_scheduler_core::store::StorageSchedulerStore;
-use hypasis_scheduler_core::{
+use hypasis_scheduler::store::StorageSchedulerStore;
+use hypasis_scheduler::{
     Anchor, AnchorSource, SchedulerConfig, SchedulerMetrics, SystemClock,
 };
 use hypasis_storage_api::BlockStorage;

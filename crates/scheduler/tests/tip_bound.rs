@@ -4,7 +4,7 @@
 
 use hypasis_gaps::{Range, RangeSet};
 use hypasis_primitives::B256;
-use hypasis_scheduler_core::{
+use hypasis_scheduler::{
     Anchor, CheckpointSpan, Direction, ManualClock, Scheduler, SchedulerConfig, UnitFilter,
 };
 use hypasis_storage_api::SchedulerSnapshot;
@@ -161,7 +161,7 @@ fn the_claimed_tip_is_not_persisted_and_old_state_still_loads() {
     let mut old = records;
     let meta = old.get_mut(&u64::MAX).unwrap();
     let mut m =
-        <hypasis_scheduler_core::persist::MetaRecord as prost::Message>::decode(meta.as_slice())
+        <hypasis_scheduler::persist::MetaRecord as prost::Message>::decode(meta.as_slice())
             .unwrap();
     assert_eq!(m.tip, None, "the tip is not written");
     m.tip = Some(1 << 60);

@@ -15,13 +15,13 @@
 //! so `hypasis status --scheduler` and grpcurl work against a standalone process as against a
 //! cluster.
 
-use hypasis_checkpoint_sources::config::SourceArgs;
-use hypasis_checkpoint_sources::service::{CheckpointGrpc, Follower, FollowerConfig, Hub};
-use hypasis_checkpoint_sources::store::LocalStore;
-use hypasis_checkpoint_sources::{CheckpointMetrics, CrossChecker};
+use hypasis_checkpoint::config::SourceArgs;
+use hypasis_checkpoint::service::{CheckpointGrpc, Follower, FollowerConfig, Hub};
+use hypasis_checkpoint::store::LocalStore;
+use hypasis_checkpoint::{CheckpointMetrics, CrossChecker};
 use hypasis_config::{CommonConfig, LogFormat, TlsMode};
 use hypasis_coordination::{Coordinator, LocalCoordinator};
-use hypasis_fetcher_core::{
+use hypasis_fetcher::{
     Fetcher, FetcherConfig, FetcherGrpc, FetcherMetrics, InProcessLeases, LeaseError, LeaseSource,
     LeasedUnit, StorageSink,
 };
@@ -32,9 +32,9 @@ use hypasis_primitives::{B256, ChainSpec, VerificationLevel};
 use hypasis_proto::v1;
 use hypasis_rlpx::Enode;
 use hypasis_rlpx::identity::{load_or_generate_secret_key, node_id};
-use hypasis_scheduler_core::service::{ChainInfo, NodeConfig, SchedulerNode};
-use hypasis_scheduler_core::store::StorageSchedulerStore;
-use hypasis_scheduler_core::{
+use hypasis_scheduler::service::{ChainInfo, NodeConfig, SchedulerNode};
+use hypasis_scheduler::store::StorageSchedulerStore;
+use hypasis_scheduler::{
     Anchor, AnchorSource, BackwardThrottle, FailureReason, SchedulerConfig, SchedulerMetrics,
     Status, SystemClock,
 };
@@ -161,7 +161,7 @@ impl StandaloneConfig {
             lease_ttl: Duration::from_secs(30),
             max_peers: 50,
             backward_max_blocks_per_second: None,
-            tip_margin: hypasis_scheduler_core::DEFAULT_TIP_MARGIN,
+            tip_margin: hypasis_scheduler::DEFAULT_TIP_MARGIN,
             nodekey: None,
         }
     }
@@ -288,9 +288,9 @@ impl Standalone {
         let max_msg = rt.max_message_bytes;
 
         // Store.
-        let store_metrics = hypasis_store_server::StoreMetrics::register(&registry)
+        let store_metrics = hypasis_store::StoreMetrics::register(&registry)
             .map_err(|e| StandaloneError::Local(e.to_string()))?;
-        let store_svc = hypasis_store_server::StoreService::new(storage.clone(), store_metrics);
+        let store_svc = hypasis_store::StoreService::new(storage.clone(), store_metrics);
 
         // Checkpoints.
         let cp_metrics = CheckpointMetrics::register(&registry)
@@ -451,7 +451,7 @@ impl Standalone {
                 f.run(rx).await
             }
         }));
-        tasks.push(tokio::spawn(hypasis_fetcher_core::announce_membership(
+        tasks.push(tokio::spawn(hypasis_fetcher::announce_membership(
             fetcher.clone(),
             coordinator,
             id.clone(),
@@ -488,7 +488,7 @@ impl Standalone {
         }));
 
         // The five gRPC services on one address.
-        let validator_metrics = hypasis_validator_server::ValidatorMetrics::register(&registry)
+        let validator_metrics = hypasis_validator::ValidatorMetrics::register(&registry)
             .map_err(|e| StandaloneError::Local(e.to_string()))?;
         let chain = v1::ChainId {
             chain_id: spec.chain_id,
@@ -504,7 +504,7 @@ impl Standalone {
             .add_service(store_svc.into_server(max_msg))
             .add_service(FetcherGrpc::new(fetcher.clone(), id, chain).into_server())
             .add_service(
-                hypasis_validator_server::ValidatorService::new(
+                hypasis_validator::ValidatorService::new(
                     vec![spec.clone()],
                     validator_metrics,
                 )

@@ -10,12 +10,12 @@
 
 use anyhow::Context;
 use clap::Parser;
-use hypasis_checkpoint_sources::config::SourceArgs;
-use hypasis_checkpoint_sources::service::{
+use hypasis_checkpoint::config::SourceArgs;
+use hypasis_checkpoint::service::{
     CheckpointGrpc, Follower, FollowerConfig, Hub, SOURCES_HEALTH,
 };
-use hypasis_checkpoint_sources::store::{CheckpointStore, LocalStore, RemoteStore};
-use hypasis_checkpoint_sources::{CheckpointMetrics, CrossChecker};
+use hypasis_checkpoint::store::{CheckpointStore, LocalStore, RemoteStore};
+use hypasis_checkpoint::{CheckpointMetrics, CrossChecker};
 use hypasis_config::CommonArgs;
 use hypasis_server::ServiceRuntime;
 use std::net::SocketAddr;

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Parser;
 use hypasis_config::{CommonArgs, TlsMode};
 use hypasis_coordination::{Coordinator, EtcdCoordinator, EtcdOptions};
-use hypasis_fetcher_core::{
+use hypasis_fetcher::{
     Fetcher, FetcherConfig, FetcherGrpc, FetcherMetrics, GrpcLeases, GrpcStoreSink,
 };
 use hypasis_network::chain::{Head, session_config};
@@ -350,7 +350,7 @@ fn main() -> anyhow::Result<()> {
                     .await
                     .context("connecting to etcd")?,
                 );
-                Some(tokio::spawn(hypasis_fetcher_core::announce_membership(
+                Some(tokio::spawn(hypasis_fetcher::announce_membership(
                     fetcher.clone(),
                     coord,
                     id.clone(),

@@ -11,9 +11,9 @@ use clap::Parser;
 use hypasis_config::{CommonArgs, TlsMode};
 use hypasis_coordination::{Coordinator, EtcdCoordinator, EtcdOptions, LocalCoordinator};
 use hypasis_primitives::{B256, ChainSpec};
-use hypasis_scheduler_core::service::{ChainInfo, NodeConfig, SchedulerNode};
-use hypasis_scheduler_core::store::GrpcSchedulerStore;
-use hypasis_scheduler_core::{
+use hypasis_scheduler::service::{ChainInfo, NodeConfig, SchedulerNode};
+use hypasis_scheduler::store::GrpcSchedulerStore;
+use hypasis_scheduler::{
     Anchor, AnchorSource, BackwardThrottle, SchedulerConfig, SchedulerMetrics, SystemClock,
 };
 use hypasis_server::ServiceRuntime;
@@ -75,7 +75,7 @@ struct Args {
     /// How many blocks past trusted information (anchor, newest checkpoint, highest stored
     /// block) units are cut; the peers' claimed tip is bounded by it, so a long forward sync
     /// proceeds in waves.
-    #[arg(long, value_name = "BLOCKS", default_value_t = hypasis_scheduler_core::DEFAULT_TIP_MARGIN)]
+    #[arg(long, value_name = "BLOCKS", default_value_t = hypasis_scheduler::DEFAULT_TIP_MARGIN)]
     tip_margin: u64,
     /// Lowest block to sync.
     #[arg(long, default_value_t = 0)]
@@ -143,7 +143,7 @@ async fn milestone_anchor(
     url: &str,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Option<Anchor>> {
-    let heimdall = hypasis_checkpoint_sources::HeimdallSource::new(url, Duration::from_secs(20))
+    let heimdall = hypasis_checkpoint::HeimdallSource::new(url, Duration::from_secs(20))
         .with_context(|| format!("--heimdall {url}"))?;
     loop {
         match heimdall.latest_milestone().await {

@@ -8,7 +8,7 @@ use clap::Parser;
 use hypasis_config::CommonArgs;
 use hypasis_server::ServiceRuntime;
 use hypasis_storage_api::BlockStorage;
-use hypasis_store_server::{StoreMetrics, StoreService};
+use hypasis_store::{StoreMetrics, StoreService};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use clap::Parser;
 use hypasis_config::CommonArgs;
 use hypasis_primitives::ChainSpec;
 use hypasis_server::ServiceRuntime;
-use hypasis_validator_server::{ValidatorMetrics, ValidatorService};
+use hypasis_validator::{ValidatorMetrics, ValidatorService};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -18,7 +18,7 @@
 //! or gets Ctrl-C / SIGTERM.
 //!
 //! ```sh
-//! cargo build --release -p hypasis-cli -p hypasis-store -p hypasis-scheduler -p hypasis-fetcher
+//! cargo build --release -p hypasis-cli -p hypasis-store-service -p hypasis-scheduler-service -p hypasis-fetcher-service
 //! cargo run --release -p hypasis-bench --bin fleet -- --blocks 20000 --fetchers 1,2,4
 //! ```
 
@@ -211,7 +211,7 @@ impl Bins {
             ensure!(
                 bins.path(b).is_file(),
                 "{} not found; build the binaries first: cargo build --release -p hypasis-cli \
-                 -p hypasis-store -p hypasis-scheduler -p hypasis-fetcher (or pass \
+                 -p hypasis-store-service -p hypasis-scheduler-service -p hypasis-fetcher-service (or pass \
                  --release-binaries DIR)",
                 bins.path(b).display()
             );

@@ -5,7 +5,7 @@ use crate::sink::SinkError;
 use alloy_primitives::B256;
 use hypasis_downloader::fetch::FetchError;
 use hypasis_primitives::{Fault, FaultClass};
-use hypasis_scheduler_core::FailureReason;
+use hypasis_scheduler::FailureReason;
 use hypasis_validation::ValidationError;
 
 /// Why the fetcher gave a unit back.

@@ -46,7 +46,7 @@ impl Fetcher {
                 self.set_phase(
                     &lease,
                     UnitPhase::Failed(
-                        hypasis_scheduler_core::FailureReason::Local,
+                        hypasis_scheduler::FailureReason::Local,
                         hypasis_primitives::FaultClass::Local,
                     ),
                 );
@@ -61,9 +61,9 @@ impl Fetcher {
         let reason = error.failure_reason();
         let label = match action {
             Action::Stop => "fatal",
-            Action::GiveBack(hypasis_scheduler_core::FailureReason::PeerFault) => "peer_fault",
-            Action::GiveBack(hypasis_scheduler_core::FailureReason::NoPeer) => "no_peer",
-            Action::GiveBack(hypasis_scheduler_core::FailureReason::Local) => "local",
+            Action::GiveBack(hypasis_scheduler::FailureReason::PeerFault) => "peer_fault",
+            Action::GiveBack(hypasis_scheduler::FailureReason::NoPeer) => "no_peer",
+            Action::GiveBack(hypasis_scheduler::FailureReason::Local) => "local",
         };
         if !matches!(error, UnitError::Released) {
             self.shared.metrics.units.with_label_values(&[label]).inc();
