@@ -8,9 +8,7 @@ mod support;
 
 use alloy_primitives::b256;
 use hypasis_checkpoint::retry::RetryPolicy;
-use hypasis_checkpoint::{
-    BeaconNetwork, BeaconSource, CheckpointSource, ErrorKind, LightClient,
-};
+use hypasis_checkpoint::{BeaconNetwork, BeaconSource, CheckpointSource, ErrorKind, LightClient};
 use hypasis_primitives::CheckpointSource as Kind;
 use serde_json::Value;
 use std::time::Duration;

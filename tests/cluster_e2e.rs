@@ -347,12 +347,11 @@ impl Cluster {
         let chain = load_chain(&out);
         // Heimdall checkpoints carry no block hash: the schedulers anchor on the latest
         // milestone (a finalized number and hash), as an operator would configure them.
-        let milestone =
-            hypasis_checkpoint::HeimdallSource::new(&heimdall, Duration::from_secs(10))
-                .unwrap()
-                .latest_milestone()
-                .await
-                .unwrap();
+        let milestone = hypasis_checkpoint::HeimdallSource::new(&heimdall, Duration::from_secs(10))
+            .unwrap()
+            .latest_milestone()
+            .await
+            .unwrap();
         let anchor = format!("{}:{}", milestone.end_block, milestone.hash);
         let liar = if opts.liar {
             Some(spawn_liar(&out).await)

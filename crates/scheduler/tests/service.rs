@@ -10,9 +10,7 @@ use hypasis_scheduler::service::{
     ChainInfo, FETCHER_KIND, FetcherAnnouncement, LEADER_METADATA, NodeConfig, SchedulerNode,
 };
 use hypasis_scheduler::store::StorageSchedulerStore;
-use hypasis_scheduler::{
-    Anchor, AnchorSource, SchedulerConfig, SchedulerMetrics, SystemClock,
-};
+use hypasis_scheduler::{Anchor, AnchorSource, SchedulerConfig, SchedulerMetrics, SystemClock};
 use hypasis_storage_api::BlockStorage;
 use hypasis_storage_redb::RedbStorage;
 use std::sync::Arc;

@@ -160,9 +160,8 @@ fn the_claimed_tip_is_not_persisted_and_old_state_still_loads() {
     // units: it loads, and the stored tip is not used.
     let mut old = records;
     let meta = old.get_mut(&u64::MAX).unwrap();
-    let mut m =
-        <hypasis_scheduler::persist::MetaRecord as prost::Message>::decode(meta.as_slice())
-            .unwrap();
+    let mut m = <hypasis_scheduler::persist::MetaRecord as prost::Message>::decode(meta.as_slice())
+        .unwrap();
     assert_eq!(m.tip, None, "the tip is not written");
     m.tip = Some(1 << 60);
     *meta = prost::Message::encode_to_vec(&m);

@@ -504,11 +504,8 @@ impl Standalone {
             .add_service(store_svc.into_server(max_msg))
             .add_service(FetcherGrpc::new(fetcher.clone(), id, chain).into_server())
             .add_service(
-                hypasis_validator::ValidatorService::new(
-                    vec![spec.clone()],
-                    validator_metrics,
-                )
-                .into_server(max_msg),
+                hypasis_validator::ValidatorService::new(vec![spec.clone()], validator_metrics)
+                    .into_server(max_msg),
             )
             .add_service(CheckpointGrpc::new(hub.clone()).into_server());
         rt.set_serving(true).await;

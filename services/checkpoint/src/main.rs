@@ -11,9 +11,7 @@
 use anyhow::Context;
 use clap::Parser;
 use hypasis_checkpoint::config::SourceArgs;
-use hypasis_checkpoint::service::{
-    CheckpointGrpc, Follower, FollowerConfig, Hub, SOURCES_HEALTH,
-};
+use hypasis_checkpoint::service::{CheckpointGrpc, Follower, FollowerConfig, Hub, SOURCES_HEALTH};
 use hypasis_checkpoint::store::{CheckpointStore, LocalStore, RemoteStore};
 use hypasis_checkpoint::{CheckpointMetrics, CrossChecker};
 use hypasis_config::CommonArgs;
