@@ -7,12 +7,10 @@ use anyhow::Context;
 use clap::{Args, Parser};
 use hypasis_checkpoint::config::SourceArgs;
 use hypasis_config::TlsMode;
+use hypasis_node::{AnchorChoice, Progress, Standalone, StandaloneConfig, Summary, parse_trusted};
 use hypasis_primitives::VerificationLevel;
 use hypasis_rlpx::Enode;
 use hypasis_scheduler::Direction;
-use hypasis_standalone::{
-    AnchorChoice, Progress, Standalone, StandaloneConfig, Summary, parse_trusted,
-};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::net::SocketAddr;

@@ -126,3 +126,10 @@ mod tests {
         assert_eq!(e.fault(), FaultClass::Peer);
     }
 }
+
+impl Fault for crate::ChainSpecError {
+    /// A chain that cannot be loaded is a configuration error.
+    fn fault(&self) -> FaultClass {
+        FaultClass::Fatal
+    }
+}

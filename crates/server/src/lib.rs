@@ -8,7 +8,8 @@
 //! - the request span/metrics layer and a Prometheus `/metrics` endpoint;
 //! - graceful shutdown on SIGTERM/SIGINT: stop accepting, finish in-flight requests, return.
 //!
-//! [`client_channel`] dials another service with the same TLS settings.
+//! [`client_channel`], [`lazy_channel`] and [`connect_retrying`] dial another service with the
+//! same TLS settings.
 
 use hypasis_config::{CommonConfig, TlsMode};
 use hypasis_telemetry::{GrpcLayer, Metrics};
@@ -53,6 +54,19 @@ pub enum ServerError {
         /// Reason.
         message: String,
     },
+}
+
+impl hypasis_primitives::Fault for ServerError {
+    fn fault(&self) -> hypasis_primitives::FaultClass {
+        use hypasis_primitives::FaultClass;
+        match self {
+            Self::Tls(e) => e.fault(),
+            Self::Telemetry(e) => e.fault(),
+            // A dial or a connection that failed may work later.
+            Self::Transport(_) => FaultClass::Local,
+            Self::Bind { .. } | Self::Reflection(_) | Self::Endpoint { .. } => FaultClass::Fatal,
+        }
+    }
 }
 
 /// What a running service needs from the plumbing.
@@ -256,15 +270,15 @@ impl ServiceRuntime {
     }
 }
 
-/// Dials `url` (e.g. `https://127.0.0.1:7001`, or `http://...` with [`TlsMode::Insecure`]) as the
-/// client `client_name` (its certificate in the TLS directory), expecting the server certificate to
-/// name `server_name`.
-pub async fn client_channel(
+/// The endpoint for `url` (e.g. `https://127.0.0.1:7001`, or `http://...` with
+/// [`TlsMode::Insecure`]) as the client `client_name` (its certificate in the TLS directory),
+/// expecting the server certificate to name `server_name`; not yet dialed.
+pub fn client_endpoint(
     url: &str,
     tls: &TlsMode,
     client_name: &str,
     server_name: &str,
-) -> Result<Channel, ServerError> {
+) -> Result<Endpoint, ServerError> {
     let bad = |message: String| ServerError::Endpoint {
         url: url.into(),
         message,
@@ -288,7 +302,54 @@ pub async fn client_channel(
             }
         }
     }
-    Ok(endpoint.connect().await?)
+    Ok(endpoint)
+}
+
+/// Dials `url` now (see [`client_endpoint`] for the arguments).
+pub async fn client_channel(
+    url: &str,
+    tls: &TlsMode,
+    client_name: &str,
+    server_name: &str,
+) -> Result<Channel, ServerError> {
+    Ok(client_endpoint(url, tls, client_name, server_name)?
+        .connect()
+        .await?)
+}
+
+/// A channel to `url` that connects on first use and reconnects after failures, for a service
+/// that may start after us (see [`client_endpoint`] for the arguments).
+pub fn lazy_channel(
+    url: &str,
+    tls: &TlsMode,
+    client_name: &str,
+    server_name: &str,
+) -> Result<Channel, ServerError> {
+    Ok(client_endpoint(url, tls, client_name, server_name)?.connect_lazy())
+}
+
+/// Dials `url` until it answers (the service may start after us), once a second, logging each
+/// failure; a bad URL or TLS setting fails at once. `None` when `shutdown` flips to `true` first.
+pub async fn connect_retrying(
+    url: &str,
+    tls: &TlsMode,
+    client_name: &str,
+    server_name: &str,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<Channel>, ServerError> {
+    let endpoint = client_endpoint(url, tls, client_name, server_name)?;
+    loop {
+        match endpoint.connect().await {
+            Ok(c) => return Ok(Some(c)),
+            Err(e) => {
+                tracing::warn!(url, error = %e, "{server_name} not reachable yet; retrying");
+                tokio::select! {
+                    _ = shutdown.wait_for(|s| *s) => return Ok(None),
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
 }
 
 /// Maps the config's log format to the telemetry one.

@@ -8,17 +8,12 @@
 //! reports degraded (metric `hypasis_checkpoint_degraded`, health service
 //! `hypasis.v1.CheckpointService.sources` NOT_SERVING).
 
-use anyhow::Context;
 use clap::Parser;
 use hypasis_checkpoint::config::SourceArgs;
-use hypasis_checkpoint::service::{CheckpointGrpc, Follower, FollowerConfig, Hub, SOURCES_HEALTH};
-use hypasis_checkpoint::store::{CheckpointStore, LocalStore, RemoteStore};
-use hypasis_checkpoint::{CheckpointMetrics, CrossChecker};
 use hypasis_config::CommonArgs;
-use hypasis_server::ServiceRuntime;
+use hypasis_node::checkpoint::CheckpointServiceConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -48,109 +43,27 @@ struct Args {
     start_id: Option<u64>,
 }
 
-async fn open_store(args: &Args, rt: &ServiceRuntime) -> anyhow::Result<Arc<dyn CheckpointStore>> {
-    if let Some(url) = &args.store {
-        // Connects lazily on first use; the store may come up after us.
-        let channel = match &rt.config.tls {
-            hypasis_config::TlsMode::Mutual(dir) => {
-                let tls = hypasis_tls::TlsFiles::in_dir(dir, "checkpoint")
-                    .client_config("store")
-                    .context("store client TLS")?;
-                tonic::transport::Endpoint::from_shared(url.clone())
-                    .with_context(|| format!("--store {url}"))?
-                    .connect_timeout(Duration::from_secs(10))
-                    .tls_config(tls)?
-                    .connect_lazy()
-            }
-            hypasis_config::TlsMode::Insecure => {
-                tonic::transport::Endpoint::from_shared(url.clone())
-                    .with_context(|| format!("--store {url}"))?
-                    .connect_timeout(Duration::from_secs(10))
-                    .connect_lazy()
-            }
-        };
-        tracing::info!(store = %url, "persisting checkpoints in the store service");
-        return Ok(Arc::new(RemoteStore::new(channel)));
-    }
-    let dir = args
-        .data_dir
-        .as_ref()
-        .context("give --store URL (the store service) or --data-dir DIR (embedded database)")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("checkpoints.redb");
-    let storage = hypasis_storage_redb::RedbStorage::open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    tracing::info!(path = %path.display(), "persisting checkpoints in the embedded database");
-    Ok(Arc::new(LocalStore(Arc::new(storage))))
-}
-
 fn main() -> anyhow::Result<()> {
     let args: Args = hypasis_config::load();
-    let config = args.common.resolve(
+    let common = args.common.resolve(
         SocketAddr::from(([127, 0, 0, 1], 7005)),
         SocketAddr::from(([127, 0, 0, 1], 9105)),
     )?;
-    let format = hypasis_server::log_format(config.log_format);
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(async move {
-            let _telemetry = hypasis_telemetry::init("hypasis-checkpoint", format)?;
-            let rt = ServiceRuntime::new(
-                "checkpoint",
-                hypasis_proto::service_names::CHECKPOINT,
-                config,
-            )?;
-            let metrics = CheckpointMetrics::register(&rt.metrics.registry)?;
-            let sources = args
-                .sources
-                .build()
-                .await
-                .context("configuring checkpoint sources")?;
-            let quorum = args.sources.quorum_for(&sources);
-            tracing::info!(
-                sources = ?sources.iter().map(|s| s.name()).collect::<Vec<_>>(),
-                quorum,
-                "checkpoint sources"
-            );
-            let checker = CrossChecker::new(sources, quorum).with_metrics(metrics.clone());
-            let store = open_store(&args, &rt).await?;
-            let hub = Hub::new(store, metrics);
-            let follower_cfg = FollowerConfig {
-                poll_interval: Duration::from_secs_f64(
-                    args.poll_interval.unwrap_or(30.0).max(0.05),
-                ),
-                start_id: args.start_id,
-                ..FollowerConfig::default()
-            };
-            // Serving from the start: stored checkpoints are served while the sources catch up.
-            rt.set_serving(true).await;
-            rt.health
-                .set_service_status(
-                    SOURCES_HEALTH,
-                    hypasis_server::tonic_health::ServingStatus::NotServing,
-                )
-                .await;
-            let follower =
-                Follower::new(checker, hub.clone(), follower_cfg, Some(rt.health.clone()));
-            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            let follow = tokio::spawn(follower.run(async move {
-                let mut rx = stop_rx;
-                let _ = rx.wait_for(|s| *s).await;
-            }));
-            let routes =
-                tonic::service::Routes::new(CheckpointGrpc::new(hub.clone()).into_server());
-            let shutdown = async move {
-                hypasis_server::shutdown_signal().await;
-                // End the Watch streams so graceful shutdown does not wait for them.
-                hub.close();
-            };
-            let served = rt.serve(routes, shutdown).await;
-            let _ = stop_tx.send(true);
-            let _ = follow.await;
-            served?;
-            Ok(())
-        })
+    let format = common.log_format;
+    let cfg = CheckpointServiceConfig {
+        common,
+        sources: args.sources,
+        store: args.store,
+        data_dir: args.data_dir,
+        poll_interval: Duration::from_secs_f64(args.poll_interval.unwrap_or(30.0).max(0.05)),
+        start_id: args.start_id,
+    };
+    hypasis_node::run_service(
+        "hypasis-checkpoint",
+        format,
+        hypasis_node::checkpoint::serve(cfg),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,19 +6,12 @@
 //! the leader's address and report health `NOT_SERVING`. Without `--etcd` the instance is the
 //! only scheduler (in-process coordinator).
 
-use anyhow::Context;
 use clap::Parser;
-use hypasis_config::{CommonArgs, TlsMode};
-use hypasis_coordination::{Coordinator, EtcdCoordinator, EtcdOptions, LocalCoordinator};
-use hypasis_primitives::{B256, ChainSpec};
-use hypasis_scheduler::service::{ChainInfo, NodeConfig, SchedulerNode};
-use hypasis_scheduler::store::GrpcSchedulerStore;
-use hypasis_scheduler::{
-    Anchor, AnchorSource, BackwardThrottle, SchedulerConfig, SchedulerMetrics, SystemClock,
-};
-use hypasis_server::ServiceRuntime;
+use hypasis_config::CommonArgs;
+use hypasis_node::scheduler::{SchedulerServiceConfig, SchedulerSettings, parse_anchor};
+use hypasis_primitives::ChainSpec;
+use hypasis_scheduler::AnchorSource;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -101,183 +94,45 @@ struct Args {
     progress_secs: u64,
 }
 
-fn parse_anchor(s: &str) -> anyhow::Result<Anchor> {
-    let (n, h) = match s.split_once(':') {
-        Some((n, h)) => (n, Some(h)),
-        None => (s, None),
-    };
-    let number = n
-        .trim()
-        .parse()
-        .with_context(|| format!("--anchor: bad block number `{n}`"))?;
-    let hash = h
-        .map(|h| h.trim().parse::<B256>())
-        .transpose()
-        .with_context(|| format!("--anchor: bad block hash in `{s}`"))?;
-    Ok(Anchor { number, hash })
-}
-
-async fn connect_store(
-    url: &str,
-    tls: &TlsMode,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<Option<tonic::transport::Channel>> {
-    loop {
-        match hypasis_server::client_channel(url, tls, "scheduler", "store").await {
-            Ok(c) => return Ok(Some(c)),
-            Err(e @ hypasis_server::ServerError::Endpoint { .. })
-            | Err(e @ hypasis_server::ServerError::Tls(_)) => return Err(e.into()),
-            Err(e) => {
-                tracing::warn!(store = url, error = %e, "store not reachable yet; retrying");
-                tokio::select! {
-                    _ = shutdown.wait_for(|s| *s) => return Ok(None),
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
-    }
-}
-
-/// The latest Heimdall milestone as an anchor, retrying while Heimdall is unreachable.
-async fn milestone_anchor(
-    url: &str,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<Option<Anchor>> {
-    let heimdall = hypasis_checkpoint::HeimdallSource::new(url, Duration::from_secs(20))
-        .with_context(|| format!("--heimdall {url}"))?;
-    loop {
-        match heimdall.latest_milestone().await {
-            Ok(m) => {
-                tracing::info!(number = m.end_block, hash = %m.hash, "anchor: Heimdall's latest milestone");
-                return Ok(Some(Anchor {
-                    number: m.end_block,
-                    hash: Some(m.hash),
-                }));
-            }
-            Err(e) => {
-                tracing::warn!(heimdall = url, error = %e, "reading the latest milestone failed; retrying")
-            }
-        }
-        tokio::select! {
-            _ = shutdown.wait_for(|s| *s) => return Ok(None),
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-        }
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     let args: Args = hypasis_config::load();
-    let config = args.common.resolve(
+    let common = args.common.resolve(
         SocketAddr::from(([127, 0, 0, 1], 7002)),
         SocketAddr::from(([127, 0, 0, 1], 9102)),
     )?;
-    let format = hypasis_server::log_format(config.log_format);
-    let spec = ChainSpec::by_name(&args.chain)?;
-    let mut anchor = match &args.anchor {
-        Some(a) => AnchorSource::Fixed(parse_anchor(a)?),
+    let anchor = match &args.anchor {
+        Some(a) => AnchorSource::Fixed(parse_anchor("--anchor", a, false)?),
         None => AnchorSource::LatestCheckpoint,
     };
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(async move {
-            let _telemetry = hypasis_telemetry::init("hypasis-scheduler", format)?;
-            let advertise = args.advertise.clone().unwrap_or_else(|| {
-                let scheme = match config.tls {
-                    TlsMode::Mutual(_) => "https",
-                    TlsMode::Insecure => "http",
-                };
-                format!("{scheme}://{}", config.listen)
-            });
-            let tls = config.tls.clone();
-            let rt =
-                ServiceRuntime::new("scheduler", hypasis_proto::service_names::SCHEDULER, config)?;
-            rt.set_serving(false).await;
-            let metrics = SchedulerMetrics::register(&rt.metrics.registry)?;
-
-            let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-            tokio::spawn(async move {
-                hypasis_server::shutdown_signal().await;
-                let _ = stop_tx.send(true);
-            });
-
-            let Some(channel) = connect_store(&args.store, &tls, &mut stop_rx).await? else {
-                return Ok(());
-            };
-            if let Some(url) = &args.heimdall {
-                let Some(a) = milestone_anchor(url, &mut stop_rx).await? else {
-                    return Ok(());
-                };
-                anchor = AnchorSource::Fixed(a);
-            }
-            let store = Arc::new(GrpcSchedulerStore::new(channel, rt.max_message_bytes));
-            let coordinator: Arc<dyn Coordinator> = if args.etcd.is_empty() {
-                tracing::warn!(
-                    "no --etcd given: running as the only scheduler (no leader election)"
-                );
-                Arc::new(LocalCoordinator::new())
-            } else {
-                let opts = EtcdOptions {
-                    prefix: args.etcd_prefix.clone(),
-                    leader_ttl: Duration::from_secs(args.leader_ttl_secs.max(2)),
-                    ..EtcdOptions::default()
-                };
-                Arc::new(
-                    EtcdCoordinator::connect(&args.etcd, opts)
-                        .await
-                        .context("connecting to etcd")?,
-                )
-            };
-            let scheduler = SchedulerConfig {
-                genesis: args.genesis,
-                unit_size: args.unit_size.max(1),
-                checkpoint_aligned: spec.is_bor(),
-                lease_ttl: Duration::from_secs(args.lease_ttl_secs.max(1)),
-                throttle: BackwardThrottle {
-                    max_in_flight_share: args.backward_share,
-                    max_blocks_per_second: args.backward_max_blocks_per_second,
-                    ..BackwardThrottle::default()
-                },
-                jitter_seed: std::process::id().into(),
-                tip_margin: args.tip_margin,
-                ..SchedulerConfig::default()
-            };
-            let node_cfg = NodeConfig {
-                chain: ChainInfo {
-                    name: spec.name.clone(),
-                    chain_id: spec.chain_id,
-                    genesis_hash: spec.genesis_hash.to_vec(),
-                },
-                scheduler,
-                anchor,
-                advertise,
-                election: format!("scheduler/{}", spec.name),
-                refresh_interval: Duration::from_millis(args.refresh_ms.max(100)),
-                progress_interval: Duration::from_secs(args.progress_secs.max(1)),
-                static_tip: args.tip,
-            };
-            let node = SchedulerNode::new(
-                node_cfg,
-                store,
-                coordinator,
-                Arc::new(SystemClock),
-                metrics,
-                Some((rt.health.clone(), hypasis_proto::service_names::SCHEDULER)),
-            );
-            let service = node
-                .grpc_service()
-                .max_decoding_message_size(rt.max_message_bytes)
-                .max_encoding_message_size(rt.max_message_bytes);
-            let routes = tonic::service::Routes::new(service);
-            let node_task = tokio::spawn(node.clone().run(stop_rx.clone()));
-            let mut stop = stop_rx.clone();
-            rt.serve(routes, async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await?;
-            let _ = node_task.await;
-            Ok(())
-        })
+    let format = common.log_format;
+    let cfg = SchedulerServiceConfig {
+        common,
+        spec: ChainSpec::by_name(&args.chain)?,
+        store: args.store,
+        etcd: args.etcd,
+        etcd_prefix: args.etcd_prefix,
+        leader_ttl: Duration::from_secs(args.leader_ttl_secs),
+        advertise: args.advertise,
+        anchor,
+        heimdall: args.heimdall,
+        settings: SchedulerSettings {
+            genesis: args.genesis,
+            unit_size: args.unit_size,
+            lease_ttl: Duration::from_secs(args.lease_ttl_secs.max(1)),
+            backward_share: Some(args.backward_share),
+            backward_max_blocks_per_second: args.backward_max_blocks_per_second,
+            tip_margin: args.tip_margin,
+            refresh_interval: Duration::from_millis(args.refresh_ms),
+            progress_interval: Duration::from_secs(args.progress_secs),
+            static_tip: args.tip,
+        },
+    };
+    hypasis_node::run_service(
+        "hypasis-scheduler",
+        format,
+        hypasis_node::scheduler::serve(cfg),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

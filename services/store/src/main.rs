@@ -3,15 +3,13 @@
 //! Serves `hypasis.v1.Store` over mTLS gRPC from the embedded redb backend (`--data-dir`) or,
 //! when built with `--features fdb`, from FoundationDB (`--backend fdb`).
 
+#[cfg(feature = "fdb")]
 use anyhow::Context;
 use clap::Parser;
 use hypasis_config::CommonArgs;
-use hypasis_server::ServiceRuntime;
-use hypasis_storage_api::BlockStorage;
-use hypasis_store::{StoreMetrics, StoreService};
+use hypasis_node::store::StorageConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Storage backend choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,45 +47,16 @@ fn backend(args: &Args) -> Backend {
     args.backend.unwrap_or(Backend::Redb)
 }
 
-async fn open_storage(args: &Args) -> anyhow::Result<Arc<dyn BlockStorage>> {
-    match backend(args) {
-        Backend::Redb => {
-            let dir = args
-                .data_dir
-                .clone()
-                .context("--data-dir DIR is required for the embedded backend")?;
-            let path = dir.join("blocks.redb");
-            let storage = tokio::task::spawn_blocking({
-                let path = path.clone();
-                move || hypasis_storage_redb::RedbStorage::open(path)
-            })
-            .await?
-            .with_context(|| format!("opening embedded store {}", path.display()))?;
-            tracing::info!(path = %path.display(), "embedded redb store open");
-            Ok(Arc::new(storage))
-        }
-        Backend::Fdb => open_fdb(args).await,
+fn storage_config(args: &Args) -> StorageConfig {
+    StorageConfig {
+        backend: match backend(args) {
+            Backend::Redb => hypasis_node::store::Backend::Redb,
+            Backend::Fdb => hypasis_node::store::Backend::Fdb,
+        },
+        data_dir: args.data_dir.clone(),
+        fdb_cluster_file: args.fdb_cluster_file.clone(),
+        chain: args.chain.clone(),
     }
-}
-
-#[cfg(feature = "fdb")]
-async fn open_fdb(args: &Args) -> anyhow::Result<Arc<dyn BlockStorage>> {
-    let cluster = args
-        .fdb_cluster_file
-        .as_ref()
-        .map(|p| p.to_string_lossy().into_owned());
-    let storage = hypasis_storage_fdb::FdbStorage::open(cluster.as_deref(), &args.chain)
-        .await
-        .context("opening FoundationDB store")?;
-    tracing::info!(chain = %args.chain, "FoundationDB store open");
-    Ok(Arc::new(storage))
-}
-
-#[cfg(not(feature = "fdb"))]
-async fn open_fdb(_args: &Args) -> anyhow::Result<Arc<dyn BlockStorage>> {
-    anyhow::bail!(
-        "this hypasis-store was built without FoundationDB support; rebuild with `--features fdb` (needs libfdb_c)"
-    )
 }
 
 /// Starts the FoundationDB client network when the fdb backend is selected. The guard lives in
@@ -112,33 +81,19 @@ fn boot_fdb(_args: &Args) -> anyhow::Result<Option<()>> {
 
 fn main() -> anyhow::Result<()> {
     let args: Args = hypasis_config::load();
-    let config = args.common.resolve(
+    let common = args.common.resolve(
         SocketAddr::from(([127, 0, 0, 1], 7001)),
         SocketAddr::from(([127, 0, 0, 1], 9101)),
     )?;
-    let format = hypasis_server::log_format(config.log_format);
+    // Held until after the runtime (and with it every storage handle) is dropped.
     let _fdb_network = boot_fdb(&args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let result = runtime.block_on(async move {
-        let _telemetry = hypasis_telemetry::init("hypasis-store", format)?;
-        let storage = open_storage(&args).await?;
-        let rt = ServiceRuntime::new("store", hypasis_proto::service_names::STORE, config)?;
-        let metrics = StoreMetrics::register(&rt.metrics.registry)?;
-        let service = StoreService::new(storage, metrics);
-        service
-            .refresh_gauges()
-            .await
-            .context("reading store statistics")?;
-        let routes = tonic::service::Routes::new(service.into_server(rt.max_message_bytes));
-        rt.set_serving(true).await;
-        rt.serve(routes, hypasis_server::shutdown_signal()).await?;
-        Ok(())
-    });
-    // Drop the runtime (and every storage handle) before the FoundationDB network guard.
-    drop(runtime);
-    result
+    let storage = storage_config(&args);
+    let format = common.log_format;
+    hypasis_node::run_service("hypasis-store", format, async move {
+        let store = hypasis_node::store::open(&storage).await?;
+        hypasis_node::store::serve(common, store).await
+    })?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
 //! Standalone mode: the five services in one process, on the embedded store (redb) with the
-//! in-process coordinator — the libraries the cluster's services are built from, wired together
-//! without etcd:
+//! in-process coordinator — assembled from the same builders as the cluster's services
+//! ([`crate::p2p`], [`crate::fetcher`], [`crate::scheduler`], [`crate::checkpoint`],
+//! [`crate::store`]), with the in-process side of every seam and no etcd:
 //!
-//! - **store**: one [`RedbStorage`] shared by everything below, and served as `hypasis.v1.Store`;
+//! - **store**: one embedded redb store shared by everything below, and served as `hypasis.v1.Store`;
 //! - **checkpoint**: the configured sources (Heimdall, L1, beacon) followed into the store by
-//!   the checkpoint [`Follower`], served as `hypasis.v1.CheckpointService`;
+//!   the checkpoint follower, served as `hypasis.v1.CheckpointService`;
 //! - **scheduler**: a [`SchedulerNode`] elected by a [`LocalCoordinator`], its durable state in
 //!   the store, served as `hypasis.v1.Scheduler`;
-//! - **fetcher**: a [`Fetcher`] on a devp2p [`Pool`] taking leases from the node and writing to
+//! - **fetcher**: a [`Fetcher`] on a devp2p pool taking leases from the node and writing to
 //!   the store, announcing its tip through the coordinator, served as `hypasis.v1.Fetcher`;
 //! - **validator**: the validation library inside the fetcher, and `hypasis.v1.Validator` served.
 //!
@@ -15,32 +16,28 @@
 //! so `hypasis status --scheduler` and grpcurl work against a standalone process as against a
 //! cluster.
 
+use crate::fetcher::FetcherSettings;
+use crate::p2p::{NodeKey, P2pConfig};
+use crate::scheduler::SchedulerSettings;
+use crate::{ConfigError, NodeError};
+use hypasis_checkpoint::CheckpointMetrics;
 use hypasis_checkpoint::config::SourceArgs;
-use hypasis_checkpoint::service::{CheckpointGrpc, Follower, FollowerConfig, Hub};
+use hypasis_checkpoint::service::{CheckpointGrpc, FollowerConfig, Hub};
 use hypasis_checkpoint::store::LocalStore;
-use hypasis_checkpoint::{CheckpointMetrics, CrossChecker};
 use hypasis_config::{CommonConfig, LogFormat, TlsMode};
 use hypasis_coordination::{Coordinator, LocalCoordinator};
 use hypasis_fetcher::{
-    Fetcher, FetcherConfig, FetcherGrpc, FetcherMetrics, InProcessLeases, LeaseError, LeaseSource,
-    LeasedUnit, StorageSink,
+    Fetcher, FetcherGrpc, FetcherMetrics, InProcessLeases, LeaseError, LeaseSource, LeasedUnit,
+    StorageSink,
 };
 use hypasis_gaps::Range;
-use hypasis_network::chain::{Head, session_config};
-use hypasis_network::pool::{HeadBound, Pool, PoolConfig};
-use hypasis_primitives::{B256, ChainSpec, VerificationLevel};
-use hypasis_proto::v1;
+use hypasis_primitives::{ChainSpec, VerificationLevel};
 use hypasis_rlpx::Enode;
-use hypasis_rlpx::identity::{load_or_generate_secret_key, node_id};
-use hypasis_scheduler::service::{ChainInfo, NodeConfig, SchedulerNode};
+use hypasis_scheduler::service::SchedulerNode;
 use hypasis_scheduler::store::StorageSchedulerStore;
-use hypasis_scheduler::{
-    Anchor, AnchorSource, BackwardThrottle, FailureReason, SchedulerConfig, SchedulerMetrics,
-    Status, SystemClock,
-};
+use hypasis_scheduler::{Anchor, AnchorSource, FailureReason, SchedulerMetrics, Status};
 use hypasis_server::ServiceRuntime;
-use hypasis_storage_api::{BlockStorage, StorageError};
-use hypasis_storage_redb::RedbStorage;
+use hypasis_storage_api::BlockStorage;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,33 +46,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// What goes wrong when starting.
-#[derive(Debug, thiserror::Error)]
-pub enum StandaloneError {
-    /// Bad settings: fix the command line.
-    #[error("configuration: {0}")]
-    Config(String),
-    /// The embedded store could not be opened or read (fatal: check the data directory).
-    #[error("store: {0}")]
-    Storage(#[from] StorageError),
-    /// A checkpoint source could not be set up.
-    #[error("checkpoint sources: {0}")]
-    Sources(String),
-    /// Binding or serving failed.
-    #[error("server: {0}")]
-    Server(#[from] hypasis_server::ServerError),
-    /// Other local failure.
-    #[error("{0}")]
-    Local(String),
-    /// The devp2p node key file could not be read or created.
-    #[error("devp2p node key {path}: {source}")]
-    NodeKey {
-        /// Key file.
-        path: PathBuf,
-        /// Underlying error.
-        source: hypasis_rlpx::identity::KeyFileError,
-    },
-}
+/// What goes wrong when starting (kept as the name standalone callers know).
+pub type StandaloneError = NodeError;
 
 /// Where the sync is anchored.
 #[derive(Debug, Clone)]
@@ -256,14 +228,13 @@ pub struct Summary {
 impl Standalone {
     /// Opens the store and starts every service.
     pub async fn start(cfg: StandaloneConfig) -> Result<Self, StandaloneError> {
-        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
-            StandaloneError::Config(format!("creating {}: {e}", cfg.data_dir.display()))
-        })?;
-        let path = cfg.data_dir.join("blocks.redb");
-        let storage: Arc<dyn BlockStorage> = Arc::new(RedbStorage::open(&path)?);
+        let storage = crate::store::open_embedded(&cfg.data_dir).await?;
         let spec = cfg.spec.clone();
         if cfg.genesis == 0 {
             store_genesis(&storage, &spec).await?;
+        }
+        if matches!(cfg.anchor, AnchorChoice::LatestCheckpoint) && cfg.sources.is_empty() {
+            return Err(ConfigError::NoAnchor.into());
         }
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -288,38 +259,21 @@ impl Standalone {
         let max_msg = rt.max_message_bytes;
 
         // Store.
-        let store_metrics = hypasis_store::StoreMetrics::register(&registry)
-            .map_err(|e| StandaloneError::Local(e.to_string()))?;
-        let store_svc = hypasis_store::StoreService::new(storage.clone(), store_metrics);
+        let store_svc = hypasis_store::StoreService::new(
+            storage.clone(),
+            hypasis_store::StoreMetrics::register(&registry)?,
+        );
 
         // Checkpoints.
-        let cp_metrics = CheckpointMetrics::register(&registry)
-            .map_err(|e| StandaloneError::Local(e.to_string()))?;
+        let cp_metrics = CheckpointMetrics::register(&registry)?;
         let hub = Hub::new(Arc::new(LocalStore(storage.clone())), cp_metrics.clone());
-        let sources = if cfg.sources.is_empty() {
-            Vec::new()
-        } else {
-            cfg.sources
-                .build()
-                .await
-                .map_err(|e| StandaloneError::Sources(e.to_string()))?
-        };
-        if matches!(cfg.anchor, AnchorChoice::LatestCheckpoint) && sources.is_empty() {
-            return Err(StandaloneError::Config(
-                "no anchor: give --trusted NUMBER:HASH, or a checkpoint source (--heimdall URL, --l1-rpc URL, --beacon URL)".into(),
-            ));
-        }
-        if !sources.is_empty() {
-            let quorum = cfg.sources.quorum_for(&sources);
-            let checker = CrossChecker::new(sources, quorum).with_metrics(cp_metrics);
-            let follower = Follower::new(
+        if !cfg.sources.is_empty() {
+            let checker = crate::checkpoint::checker(&cfg.sources, cp_metrics).await?;
+            let follower = crate::checkpoint::follower(
                 checker,
                 hub.clone(),
-                FollowerConfig {
-                    poll_interval: cfg.checkpoint_poll,
-                    start_id: cfg.checkpoints_from,
-                    ..FollowerConfig::default()
-                },
+                cfg.checkpoint_poll,
+                cfg.checkpoints_from,
                 None,
             );
             // Catch up with the sources before the sync starts (bounded), so that the first
@@ -337,10 +291,9 @@ impl Standalone {
                     Err(_) => break,
                 }
             }
-            let mut rx = stop_rx.clone();
-            tasks.push(tokio::spawn(follower.run(async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })));
+            tasks.push(tokio::spawn(
+                follower.run(crate::runtime::stopped(stop_rx.clone())),
+            ));
         }
 
         // Scheduler.
@@ -349,92 +302,59 @@ impl Standalone {
             AnchorChoice::Trusted(a) => AnchorSource::Fixed(*a),
             AnchorChoice::LatestCheckpoint => AnchorSource::LatestCheckpoint,
         };
-        let node = SchedulerNode::new(
-            NodeConfig {
-                chain: ChainInfo {
-                    name: spec.name.clone(),
-                    chain_id: spec.chain_id,
-                    genesis_hash: spec.genesis_hash.to_vec(),
-                },
-                scheduler: SchedulerConfig {
-                    genesis: cfg.genesis,
-                    unit_size: cfg.unit_size.max(1),
-                    checkpoint_aligned: spec.is_bor(),
-                    lease_ttl: cfg.lease_ttl,
-                    throttle: BackwardThrottle {
-                        max_blocks_per_second: cfg.backward_max_blocks_per_second,
-                        ..BackwardThrottle::default()
-                    },
-                    tip_margin: cfg.tip_margin,
-                    ..SchedulerConfig::default()
-                },
-                anchor,
-                advertise: format!("in-process://{}", cfg.listen),
-                election: format!("scheduler/{}", spec.name),
+        let node = crate::scheduler::build(
+            &spec,
+            &SchedulerSettings {
+                genesis: cfg.genesis,
+                unit_size: cfg.unit_size,
+                lease_ttl: cfg.lease_ttl,
+                backward_share: None,
+                backward_max_blocks_per_second: cfg.backward_max_blocks_per_second,
+                tip_margin: cfg.tip_margin,
                 refresh_interval: Duration::from_millis(500),
                 progress_interval: Duration::from_secs(30),
                 static_tip: None,
             },
+            anchor,
+            format!("in-process://{}", cfg.listen),
             Arc::new(StorageSchedulerStore(storage.clone())),
             coordinator.clone(),
-            Arc::new(SystemClock),
-            SchedulerMetrics::register(&registry)
-                .map_err(|e| StandaloneError::Local(e.to_string()))?,
+            SchedulerMetrics::register(&registry)?,
             None,
         );
         tasks.push(tokio::spawn(node.clone().run(stop_rx.clone())));
 
         // Fetcher on the devp2p pool.
-        let key_path = cfg
-            .nodekey
-            .clone()
-            .unwrap_or_else(|| cfg.data_dir.join("nodekey"));
-        let secret =
-            load_or_generate_secret_key(&key_path).map_err(|source| StandaloneError::NodeKey {
-                path: key_path.clone(),
-                source,
-            })?;
-        let node_id = node_id(&secret);
-        let id = format!("standalone-{}", &format!("{node_id:x}")[..12]);
-        let mut pool_cfg = PoolConfig::new(session_config(&spec, &Head::genesis(&spec)));
-        pool_cfg.max_peers = cfg.max_peers.max(1);
-        pool_cfg.head_bound = HeadBound::for_genesis(spec.genesis_timestamp());
-        pool_cfg.static_peers = cfg.peers.iter().chain(&cfg.bootnodes).cloned().collect();
-        let listener = match cfg.p2p_listen {
-            Some(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| {
-                StandaloneError::Config(format!("binding the devp2p listener {a}: {e}"))
-            })?),
-            None => None,
-        };
-        let tcp_port = listener
-            .as_ref()
-            .and_then(|l| l.local_addr().ok())
-            .map_or(0, |a| a.port());
-        let pool = Pool::start(pool_cfg, secret, listener);
-        if let Some(addr) = cfg.discovery {
-            let disc = hypasis_discv4::Discv4::bind(
-                addr,
-                secret,
-                hypasis_discv4::Discv4Config {
-                    bootnodes: cfg.bootnodes.clone(),
-                    tcp_port,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| StandaloneError::Config(format!("binding discv4 on UDP {addr}: {e}")))?;
-            pool.discover_from(Arc::new(disc));
+        let secret = NodeKey {
+            file: cfg.nodekey.clone(),
+            data_dir: Some(cfg.data_dir.clone()),
         }
-        let mut fc = FetcherConfig::new(id.clone());
-        fc.fetch = hypasis_downloader::fetch::FetchConfig::for_chain(&spec);
-        fc.parallel_units = cfg.parallel_units.max(1);
-        fc.memory_budget = cfg.memory_budget.max(1024 * 1024);
-        let fetcher = Fetcher::new(
-            fc,
+        .load()?;
+        let p2p = crate::p2p::start(
+            &spec,
+            &P2pConfig {
+                peers: cfg.peers.clone(),
+                bootnodes: cfg.bootnodes.clone(),
+                discovery: cfg.discovery,
+                listen: cfg.p2p_listen,
+                max_peers: cfg.max_peers,
+            },
+            secret,
+        )
+        .await?;
+        let node_id = p2p.node_id;
+        let id = crate::fetcher::default_id("standalone", &node_id);
+        let fetcher = crate::fetcher::build(
+            &spec,
+            id.clone(),
+            &FetcherSettings {
+                parallel_units: cfg.parallel_units,
+                memory_budget: cfg.memory_budget,
+            },
             Arc::new(NodeLeases(node.clone())),
             Arc::new(StorageSink(storage.clone())),
-            pool,
-            hypasis_validation::Validator::new(spec.clone()),
+            p2p.pool,
+            None,
             FetcherMetrics::new(&registry),
         );
         tasks.push(tokio::spawn({
@@ -488,13 +408,7 @@ impl Standalone {
         }));
 
         // The five gRPC services on one address.
-        let validator_metrics = hypasis_validator::ValidatorMetrics::register(&registry)
-            .map_err(|e| StandaloneError::Local(e.to_string()))?;
-        let chain = v1::ChainId {
-            chain_id: spec.chain_id,
-            name: spec.name.clone(),
-            genesis_hash: spec.genesis_hash.to_vec(),
-        };
+        let validator_metrics = hypasis_validator::ValidatorMetrics::register(&registry)?;
         let mut routes = tonic::service::Routes::new(
             node.grpc_service()
                 .max_decoding_message_size(max_msg)
@@ -502,7 +416,10 @@ impl Standalone {
         );
         routes = routes
             .add_service(store_svc.into_server(max_msg))
-            .add_service(FetcherGrpc::new(fetcher.clone(), id, chain).into_server())
+            .add_service(
+                FetcherGrpc::new(fetcher.clone(), id, crate::fetcher::chain_id(&spec))
+                    .into_server(),
+            )
             .add_service(
                 hypasis_validator::ValidatorService::new(vec![spec.clone()], validator_metrics)
                     .into_server(max_msg),
@@ -510,10 +427,10 @@ impl Standalone {
             .add_service(CheckpointGrpc::new(hub.clone()).into_server());
         rt.set_serving(true).await;
         let grpc = cfg.listen;
-        let mut srx = stop_rx.clone();
+        let srx = stop_rx.clone();
         let server = tokio::spawn(async move {
             rt.serve(routes, async move {
-                let _ = srx.wait_for(|s| *s).await;
+                crate::runtime::stopped(srx).await;
                 hub.close();
             })
             .await
@@ -634,10 +551,11 @@ pub async fn store_genesis(
     alloy_rlp::Encodable::encode(&spec.genesis_header, &mut header);
     let hash = hypasis_primitives::B256::from(alloy_primitives::keccak256(&header));
     if hash != spec.genesis_hash {
-        return Err(StandaloneError::Config(format!(
-            "the chain spec's genesis header hashes to {hash}, not its genesis hash {}",
-            spec.genesis_hash
-        )));
+        return Err(ConfigError::GenesisMismatch {
+            computed: hash,
+            expected: spec.genesis_hash,
+        }
+        .into());
     }
     // Body: [transactions = [], ommers = []] (+ withdrawals = [] when the header has a root).
     let body: &[u8] = if spec.genesis_header.withdrawals_root.is_some() {
@@ -661,23 +579,9 @@ pub async fn store_genesis(
     Ok(())
 }
 
-/// Parses `NUMBER:0xHASH`.
-pub fn parse_trusted(s: &str) -> Result<Anchor, StandaloneError> {
-    let (n, h) = s.split_once(':').ok_or_else(|| {
-        StandaloneError::Config(format!("--trusted: expected NUMBER:0xHASH, got `{s}`"))
-    })?;
-    let number = n
-        .trim()
-        .parse()
-        .map_err(|_| StandaloneError::Config(format!("--trusted: bad block number `{n}`")))?;
-    let hash = h
-        .trim()
-        .parse::<B256>()
-        .map_err(|_| StandaloneError::Config(format!("--trusted: bad block hash `{h}`")))?;
-    Ok(Anchor {
-        number,
-        hash: Some(hash),
-    })
+/// Parses `--trusted NUMBER:0xHASH`.
+pub fn parse_trusted(s: &str) -> Result<Anchor, ConfigError> {
+    crate::scheduler::parse_anchor("--trusted", s, true)
 }
 
 #[cfg(test)]
@@ -693,5 +597,47 @@ mod tests {
         assert!(parse_trusted("42").is_err());
         assert!(parse_trusted("x:0x11").is_err());
         assert!(parse_trusted("42:0x11").is_err());
+    }
+
+    /// The devp2p identity lives in the data directory: a second start has the same enode,
+    /// and `--nodekey` overrides it.
+    #[tokio::test]
+    async fn two_starts_in_one_data_dir_keep_the_enode() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ChainSpec::by_name("devnet").unwrap();
+        let cfg = |data: &std::path::Path| {
+            let mut c = StandaloneConfig::new(spec.clone(), data.to_path_buf());
+            c.anchor = AnchorChoice::Trusted(Anchor {
+                number: 0,
+                hash: Some(spec.genesis_hash),
+            });
+            c.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+            c.metrics_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+            c
+        };
+        // Background tasks may hold the store's file lock a moment after shutdown.
+        async fn start(c: StandaloneConfig) -> Standalone {
+            for _ in 0..100 {
+                match Standalone::start(c.clone()).await {
+                    Ok(s) => return s,
+                    Err(NodeError::Storage(_)) => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            panic!("the store stayed locked after shutdown");
+        }
+        let first = start(cfg(dir.path())).await;
+        let id = first.node_id();
+        first.shutdown().await;
+        let second = start(cfg(dir.path())).await;
+        assert_eq!(second.node_id(), id);
+        second.shutdown().await;
+        let mut own = cfg(dir.path());
+        own.nodekey = Some(dir.path().join("other.key"));
+        let third = start(own).await;
+        assert_ne!(third.node_id(), id);
+        third.shutdown().await;
     }
 }
