@@ -365,7 +365,7 @@ impl Standalone {
                 // The in-process coordinator elects the node at once; wait for it rather than
                 // have the first acquire refused.
                 let deadline = Instant::now() + Duration::from_secs(10);
-                while node.leader_state().is_none() && Instant::now() < deadline {
+                while node.leader_state().is_none() && Instant::now() < deadline && !*rx.borrow() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 f.run(rx).await
@@ -526,14 +526,23 @@ impl Standalone {
     /// Stops every service and waits for them.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        for (i, t) in self.tasks.into_iter().enumerate() {
+            let started = Instant::now();
+            if tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .is_err()
+            {
+                tracing::warn!(task = i, "a background task did not stop in time");
+            }
+            tracing::debug!(task = i, elapsed = ?started.elapsed(), "task stopped");
         }
+        let started = Instant::now();
         match tokio::time::timeout(Duration::from_secs(10), self.server).await {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
             Ok(_) => {}
             Err(_) => tracing::warn!("server did not stop in time"),
         }
+        tracing::debug!(elapsed = ?started.elapsed(), "server stopped");
         self.fetcher.pool().shutdown().await;
     }
 }
@@ -603,6 +612,10 @@ mod tests {
     /// and `--nodekey` overrides it.
     #[tokio::test]
     async fn two_starts_in_one_data_dir_keep_the_enode() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("hypasis_node=debug")
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().unwrap();
         let spec = ChainSpec::by_name("devnet").unwrap();
         let cfg = |data: &std::path::Path| {
