@@ -3,7 +3,7 @@
 
 use crate::Fetcher;
 use hypasis_coordination::Coordinator;
-use hypasis_scheduler::service::{FETCHER_KIND, FetcherAnnouncement};
+use hypasis_scheduler_api::{FETCHER_KIND, FetcherAnnouncement};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;

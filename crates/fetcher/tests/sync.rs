@@ -9,7 +9,7 @@ use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{B256, Bytes, U256};
 use alloy_rlp::{Decodable, Encodable};
 use hypasis_eth_wire::eth::{ForkHash, ForkId};
-use hypasis_fetcher::{Fetcher, FetcherConfig, FetcherMetrics, InProcessLeases, StorageSink};
+use hypasis_fetcher::{Fetcher, FetcherConfig, FetcherMetrics, StorageSink};
 use hypasis_gaps::Range;
 use hypasis_network::{
     BlockSource, LocalStatus, MemoryBlockSource, SessionConfig,
@@ -19,6 +19,7 @@ use hypasis_network::{
 };
 use hypasis_primitives::ChainSpec;
 use hypasis_rlpx::identity::generate_secret_key;
+use hypasis_scheduler::InProcessLeases;
 use hypasis_scheduler::{
     Anchor, AnchorSource, BackoffConfig, DurableScheduler, SchedulerConfig, SystemClock,
     store::StorageSchedulerStore,

@@ -5,14 +5,15 @@ use crate::runtime::default_advertise;
 use crate::{ConfigError, NodeError};
 use hypasis_config::{CommonConfig, TlsMode};
 use hypasis_coordination::{Coordinator, EtcdCoordinator, EtcdOptions};
-use hypasis_fetcher::{
-    BlockSink, Fetcher, FetcherConfig, FetcherGrpc, FetcherMetrics, GrpcLeases, GrpcStoreSink,
-    LeaseSource,
-};
+use hypasis_fetcher::{Fetcher, FetcherConfig, FetcherGrpc, FetcherMetrics};
 use hypasis_network::pool::Pool;
 use hypasis_primitives::ChainSpec;
 use hypasis_proto::v1;
+use hypasis_scheduler::api::LeaseSource;
+use hypasis_scheduler::client::GrpcLeases;
 use hypasis_server::ServiceRuntime;
+use hypasis_storage_api::sink::BlockSink;
+use hypasis_store::client::GrpcStoreSink;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,7 +104,7 @@ pub fn scheduler_leases(urls: &[String], tls: &TlsMode) -> Result<GrpcLeases, Co
         async move {
             hypasis_server::client_channel(&url, &tls, "fetcher", "scheduler")
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(Into::into)
         }
     };
     GrpcLeases::with_endpoints(urls, dial).map_err(|_| ConfigError::NoUrl {

@@ -26,18 +26,16 @@ use hypasis_checkpoint::service::{CheckpointGrpc, FollowerConfig, Hub};
 use hypasis_checkpoint::store::LocalStore;
 use hypasis_config::{CommonConfig, LogFormat, TlsMode};
 use hypasis_coordination::{Coordinator, LocalCoordinator};
-use hypasis_fetcher::{
-    Fetcher, FetcherGrpc, FetcherMetrics, InProcessLeases, LeaseError, LeaseSource, LeasedUnit,
-    StorageSink,
-};
+use hypasis_fetcher::{Fetcher, FetcherGrpc, FetcherMetrics};
 use hypasis_gaps::Range;
 use hypasis_primitives::{ChainSpec, VerificationLevel};
 use hypasis_rlpx::Enode;
 use hypasis_scheduler::service::SchedulerNode;
 use hypasis_scheduler::store::StorageSchedulerStore;
-use hypasis_scheduler::{Anchor, AnchorSource, FailureReason, SchedulerMetrics, Status};
+use hypasis_scheduler::{Anchor, AnchorSource, NodeLeases, SchedulerMetrics, Status};
 use hypasis_server::ServiceRuntime;
 use hypasis_storage_api::BlockStorage;
+use hypasis_storage_api::sink::StorageSink;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -136,44 +134,6 @@ impl StandaloneConfig {
             tip_margin: hypasis_scheduler::DEFAULT_TIP_MARGIN,
             nodekey: None,
         }
-    }
-}
-
-/// Leases from the in-process scheduler node, whichever term leads.
-#[derive(Debug)]
-struct NodeLeases(Arc<SchedulerNode>);
-
-impl NodeLeases {
-    fn inner(&self) -> Result<InProcessLeases, LeaseError> {
-        self.0
-            .leader_state()
-            .map(InProcessLeases::new)
-            .ok_or_else(|| LeaseError::Unavailable("the scheduler is not leading yet".into()))
-    }
-}
-
-#[tonic::async_trait]
-impl LeaseSource for NodeLeases {
-    async fn acquire(
-        &self,
-        fetcher_id: &str,
-        max_units: u32,
-    ) -> Result<(Vec<LeasedUnit>, Duration), LeaseError> {
-        self.inner()?.acquire(fetcher_id, max_units).await
-    }
-    async fn renew(&self, lease: &LeasedUnit) -> Result<u64, LeaseError> {
-        self.inner()?.renew(lease).await
-    }
-    async fn complete(&self, lease: &LeasedUnit) -> Result<(), LeaseError> {
-        self.inner()?.complete(lease).await
-    }
-    async fn fail(
-        &self,
-        lease: &LeasedUnit,
-        reason: FailureReason,
-        message: &str,
-    ) -> Result<(), LeaseError> {
-        self.inner()?.fail(lease, reason, message).await
     }
 }
 

@@ -97,6 +97,13 @@ impl Fault for crate::BlockIntegrityError {
     }
 }
 
+impl Fault for crate::ChainSpecError {
+    /// A chain that cannot be loaded is a configuration error.
+    fn fault(&self) -> FaultClass {
+        FaultClass::Fatal
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,12 +131,5 @@ mod tests {
     fn bad_ranges_and_blocks_blame_the_sender() {
         let e = hypasis_gaps::InvalidRange { start: 2, end: 1 };
         assert_eq!(e.fault(), FaultClass::Peer);
-    }
-}
-
-impl Fault for crate::ChainSpecError {
-    /// A chain that cannot be loaded is a configuration error.
-    fn fault(&self) -> FaultClass {
-        FaultClass::Fatal
     }
 }

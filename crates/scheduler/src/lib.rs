@@ -14,9 +14,11 @@
 //! restarted or newly elected scheduler rebuilds the exact state with [`Scheduler::restore`].
 //! See [`persist`] for the record layout.
 
+pub mod client;
 mod clock;
 mod config;
 mod durable;
+mod lease_source;
 mod metrics;
 pub mod persist;
 mod scheduler;
@@ -27,6 +29,8 @@ mod unit;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{BackoffConfig, BackwardThrottle, DEFAULT_TIP_MARGIN, SchedulerConfig};
 pub use durable::{AnchorSource, DurableError, DurableScheduler};
+pub use hypasis_scheduler_api as api;
+pub use lease_source::{InProcessLeases, NodeLeases, leased_unit};
 pub use metrics::SchedulerMetrics;
 pub use scheduler::{
     Acquired, Anchor, CheckpointSpan, Completion, DirectionStatus, InvariantError, RestoreError,

@@ -17,7 +17,6 @@ use crate::unit::{Direction, FailureReason};
 use hypasis_coordination::{Coordinator, Members};
 use hypasis_proto::v1;
 use hypasis_proto::v1::scheduler_server::{Scheduler as SchedulerRpc, SchedulerServer};
-use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{Mutex, watch};
@@ -25,37 +24,7 @@ use tonic::{Request, Response, Status as RpcStatus};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-/// Metadata key carrying the leader's address on `UNAVAILABLE` answers of non-leaders.
-pub const LEADER_METADATA: &str = "x-hypasis-leader";
-
-/// Membership kind fetchers register under.
-pub const FETCHER_KIND: &str = "fetcher";
-
-/// What a fetcher advertises in its membership value (JSON).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FetcherAnnouncement {
-    /// The fetcher's gRPC address.
-    #[serde(default)]
-    pub addr: String,
-    /// Highest block its peers announce.
-    #[serde(default)]
-    pub tip: Option<u64>,
-    /// Connected peers.
-    #[serde(default)]
-    pub peers: u32,
-}
-
-impl FetcherAnnouncement {
-    /// JSON encoding.
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// Parses a membership value (`None` when it is not an announcement).
-    pub fn decode(value: &str) -> Option<Self> {
-        serde_json::from_str(value).ok()
-    }
-}
+pub use hypasis_scheduler_api::{FETCHER_KIND, FetcherAnnouncement, LEADER_METADATA};
 
 /// The chain a scheduler works on (for status).
 #[derive(Debug, Clone, Default)]

@@ -1,109 +1,10 @@
 //! Work units, their states and leases.
 
 use hypasis_gaps::Range;
-use hypasis_primitives::{B256, FaultClass};
+use hypasis_primitives::B256;
 use hypasis_proto::v1;
 
-/// Sync direction of a unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Direction {
-    /// From the anchor towards the tip (foreground, always first).
-    Forward,
-    /// From the anchor back to genesis (background, throttled, newest first).
-    Backward,
-}
-
-impl Direction {
-    /// Both directions, forward first.
-    pub const ALL: [Direction; 2] = [Direction::Forward, Direction::Backward];
-
-    /// Index into per-direction arrays.
-    pub fn index(self) -> usize {
-        match self {
-            Direction::Forward => 0,
-            Direction::Backward => 1,
-        }
-    }
-
-    /// Lower-case name for logs and metric labels.
-    pub fn name(self) -> &'static str {
-        match self {
-            Direction::Forward => "forward",
-            Direction::Backward => "backward",
-        }
-    }
-
-    /// Wire value.
-    pub fn to_proto(self) -> v1::Direction {
-        match self {
-            Direction::Forward => v1::Direction::Forward,
-            Direction::Backward => v1::Direction::Backward,
-        }
-    }
-
-    /// From the wire value; `None` for UNSPECIFIED or unknown values.
-    pub fn from_proto(v: i32) -> Option<Self> {
-        match v1::Direction::try_from(v).ok()? {
-            v1::Direction::Forward => Some(Direction::Forward),
-            v1::Direction::Backward => Some(Direction::Backward),
-            v1::Direction::Unspecified => None,
-        }
-    }
-}
-
-/// Why a fetcher gave a unit back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureReason {
-    /// A peer sent invalid data or misbehaved: retry (elsewhere) after a backoff.
-    PeerFault,
-    /// No connected peer serves the range: NO_PEER, retried on a slower schedule.
-    NoPeer,
-    /// A local error (store unavailable, out of resources): retry after a backoff.
-    Local,
-}
-
-impl FailureReason {
-    /// The reason as a [`FaultClass`]: a peer fault blames the peer; no peer and a local
-    /// error are retried without blame.
-    pub const fn fault(self) -> FaultClass {
-        match self {
-            Self::PeerFault => FaultClass::Peer,
-            Self::NoPeer | Self::Local => FaultClass::Local,
-        }
-    }
-
-    /// The reason a fetcher reports for a failure of class `class` (a fatal failure gives the
-    /// unit back as a local error: another fetcher may be configured right).
-    pub const fn from_fault(class: FaultClass) -> Self {
-        match class {
-            FaultClass::Peer => Self::PeerFault,
-            FaultClass::Local | FaultClass::Fatal => Self::Local,
-        }
-    }
-
-    /// From a `FailLeaseRequest`'s `reason` and `fault_class`: the reason when it is set, else
-    /// the class (newer fetchers), else a local error.
-    pub fn from_request(reason: i32, fault_class: i32) -> Self {
-        match v1::FailureReason::try_from(reason) {
-            Ok(v1::FailureReason::Unspecified) | Err(_) => {
-                match hypasis_proto::convert::fault_class(fault_class) {
-                    Some(c) => Self::from_fault(c),
-                    None => Self::Local,
-                }
-            }
-            Ok(_) => Self::from_proto(reason),
-        }
-    }
-
-    /// From the wire value (UNSPECIFIED counts as a local error).
-    pub fn from_proto(v: i32) -> Self {
-        match v1::FailureReason::try_from(v) {
-            Ok(v1::FailureReason::PeerFault) => FailureReason::PeerFault,
-            Ok(v1::FailureReason::NoPeer) => FailureReason::NoPeer,
-            _ => FailureReason::Local,
-        }
-    }
-}
+pub use hypasis_scheduler_api::{Direction, FailureReason};
 
 /// A lease: one fetcher's time-bounded claim on one unit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,35 +194,4 @@ pub fn parse_lease_id(lease_id: &str) -> Option<(u64, u64)> {
 /// The lease id of unit `unit` under `token`.
 pub fn lease_id(unit: u64, token: u64) -> String {
     format!("{unit}-{token}")
-}
-
-#[cfg(test)]
-mod fault_tests {
-    use super::*;
-
-    #[test]
-    fn failure_reasons_speak_fault_classes() {
-        assert_eq!(FailureReason::PeerFault.fault(), FaultClass::Peer);
-        assert_eq!(FailureReason::NoPeer.fault(), FaultClass::Local);
-        assert_eq!(FailureReason::Local.fault(), FaultClass::Local);
-        assert_eq!(
-            FailureReason::from_fault(FaultClass::Peer),
-            FailureReason::PeerFault
-        );
-        assert_eq!(
-            FailureReason::from_fault(FaultClass::Fatal),
-            FailureReason::Local
-        );
-        // The reason wins when set; the class decides when it is not; neither: local.
-        let peer = v1::FaultClass::Peer as i32;
-        assert_eq!(
-            FailureReason::from_request(v1::FailureReason::NoPeer as i32, peer),
-            FailureReason::NoPeer
-        );
-        assert_eq!(
-            FailureReason::from_request(v1::FailureReason::Unspecified as i32, peer),
-            FailureReason::PeerFault
-        );
-        assert_eq!(FailureReason::from_request(0, 0), FailureReason::Local);
-    }
 }

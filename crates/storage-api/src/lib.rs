@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 pub mod blockfile;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
+pub mod sink;
 
 /// A contiguous run of validated blocks to write atomically.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,6 +10,7 @@
 //! - `DATA_LOSS`: stored data is corrupt. Stop and investigate.
 //! - `NOT_FOUND`: the requested block or checkpoint is not stored.
 
+pub mod client;
 use hypasis_gaps::Range;
 use hypasis_primitives::{Fault, RawBlock, VerificationLevel};
 use hypasis_proto::convert::{self, ConvertError};

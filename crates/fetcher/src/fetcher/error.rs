@@ -5,7 +5,7 @@ use crate::sink::SinkError;
 use alloy_primitives::B256;
 use hypasis_downloader::fetch::FetchError;
 use hypasis_primitives::{Fault, FaultClass};
-use hypasis_scheduler::FailureReason;
+use hypasis_scheduler_api::FailureReason;
 use hypasis_validation::ValidationError;
 
 /// Why the fetcher gave a unit back.
@@ -162,12 +162,42 @@ impl UnitError {
             Action::Stop => FailureReason::Local,
         }
     }
+
+    /// For a validation failure, the rule that failed, as the wire names it.
+    pub fn rule(&self) -> Option<hypasis_proto::v1::ValidationRule> {
+        let rule = match self {
+            Self::Validation(e) => e.rule_code(),
+            Self::Invalid { rule, .. } => *hypasis_validation::Rule::ALL
+                .iter()
+                .find(|r| r.as_str() == rule.as_str())?,
+            _ => return None,
+        };
+        hypasis_proto::v1::ValidationRule::try_from(rule.code()).ok()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use hypasis_downloader::verify::VerifyError;
+
+    #[test]
+    fn validation_failures_name_their_rule_on_the_wire() {
+        let bad = UnitError::Invalid {
+            number: 1,
+            rule: "parent-hash".into(),
+            message: String::new(),
+        };
+        let rule = bad.rule().expect("a known rule");
+        assert_eq!(rule.as_str_name(), "VALIDATION_RULE_PARENT_HASH");
+        let unknown = UnitError::Invalid {
+            number: 1,
+            rule: "no-such-rule".into(),
+            message: String::new(),
+        };
+        assert_eq!(unknown.rule(), None);
+        assert_eq!(UnitError::NoBlocks.rule(), None);
+    }
 
     #[test]
     fn each_class_has_its_action() {
@@ -188,7 +218,9 @@ mod tests {
             number: 3,
         });
         assert_eq!(missing.action(), Action::GiveBack(FailureReason::NoPeer));
-        let local = UnitError::Store(SinkError("unavailable".into()));
+        let local = UnitError::Store(SinkError::Storage(
+            hypasis_storage_api::StorageError::Unavailable("unavailable".into()),
+        ));
         assert_eq!(local.fault(), FaultClass::Local);
         assert_eq!(local.action(), Action::GiveBack(FailureReason::Local));
         let fatal = UnitError::CorruptStore {

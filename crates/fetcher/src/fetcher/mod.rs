@@ -27,7 +27,7 @@ use crate::sink::{BlockSink, MAX_BATCH_BYTES};
 use hypasis_downloader::fetch::FetchConfig;
 use hypasis_network::pool::Pool;
 use hypasis_primitives::{Checkpoint, FaultClass};
-use hypasis_scheduler::{Direction, FailureReason};
+use hypasis_scheduler_api::{Direction, FailureReason};
 use hypasis_validation::Validator;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,7 +1,7 @@
 //! Progress: blocks/s per direction, the peer gauge and the periodic progress log.
 
 use super::Fetcher;
-use hypasis_scheduler::Direction;
+use hypasis_scheduler_api::Direction;
 use std::time::{Duration, Instant};
 use tracing::info;
 

@@ -19,6 +19,12 @@ struct OneLease {
     given: Mutex<bool>,
     acquired: AtomicU64,
     failed: Mutex<Vec<(FailureReason, String)>>,
+    classes: Mutex<
+        Vec<(
+            hypasis_primitives::FaultClass,
+            Option<hypasis_proto::v1::ValidationRule>,
+        )>,
+    >,
     more: tokio::sync::Notify,
 }
 
@@ -62,13 +68,16 @@ impl LeaseSource for OneLease {
     async fn fail(
         &self,
         _lease: &LeasedUnit,
-        reason: FailureReason,
-        message: &str,
+        failure: hypasis_scheduler_api::Failure<'_>,
     ) -> Result<(), LeaseError> {
         self.failed
             .lock()
             .unwrap()
-            .push((reason, message.to_string()));
+            .push((failure.reason, failure.message.to_string()));
+        self.classes
+            .lock()
+            .unwrap()
+            .push((failure.class, failure.rule));
         Ok(())
     }
 }
@@ -93,7 +102,9 @@ impl BlockSink for BadStore {
 
     async fn header(&self, _number: u64) -> Result<Option<Bytes>, SinkError> {
         match self {
-            Self::Unavailable => Err(SinkError("unavailable".into())),
+            Self::Unavailable => Err(SinkError::Storage(
+                hypasis_storage_api::StorageError::Unavailable("unavailable".into()),
+            )),
             Self::Corrupt => Ok(Some(Bytes::from_static(&[0xff, 0x01]))),
         }
     }
@@ -133,6 +144,10 @@ async fn a_local_error_gives_the_unit_back_and_the_fetcher_goes_on() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].0, FailureReason::Local);
     assert!(failed[0].1.contains("unavailable"), "{}", failed[0].1);
+    assert_eq!(
+        leases.classes.lock().unwrap().clone(),
+        vec![(FaultClass::Local, None)]
+    );
     assert!(f.fatal().is_none());
     stop.send(true).unwrap();
     run.await.unwrap();
@@ -150,6 +165,11 @@ async fn a_fatal_error_gives_the_unit_back_and_stops_the_fetcher() {
     let failed = leases.failed.lock().unwrap().clone();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].0, FailureReason::Local);
+    // The scheduler learns the class: fatal here, though retried as a local error elsewhere.
+    assert_eq!(
+        leases.classes.lock().unwrap().clone(),
+        vec![(FaultClass::Fatal, None)]
+    );
     let fatal = f.fatal().expect("the fetcher recorded why it stopped");
     assert!(
         matches!(*fatal, UnitError::CorruptStore { number: 9, .. }),

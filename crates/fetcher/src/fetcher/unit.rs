@@ -46,7 +46,7 @@ impl Fetcher {
                 self.set_phase(
                     &lease,
                     UnitPhase::Failed(
-                        hypasis_scheduler::FailureReason::Local,
+                        hypasis_scheduler_api::FailureReason::Local,
                         hypasis_primitives::FaultClass::Local,
                     ),
                 );
@@ -61,9 +61,9 @@ impl Fetcher {
         let reason = error.failure_reason();
         let label = match action {
             Action::Stop => "fatal",
-            Action::GiveBack(hypasis_scheduler::FailureReason::PeerFault) => "peer_fault",
-            Action::GiveBack(hypasis_scheduler::FailureReason::NoPeer) => "no_peer",
-            Action::GiveBack(hypasis_scheduler::FailureReason::Local) => "local",
+            Action::GiveBack(hypasis_scheduler_api::FailureReason::PeerFault) => "peer_fault",
+            Action::GiveBack(hypasis_scheduler_api::FailureReason::NoPeer) => "no_peer",
+            Action::GiveBack(hypasis_scheduler_api::FailureReason::Local) => "local",
         };
         if !matches!(error, UnitError::Released) {
             self.shared.metrics.units.with_label_values(&[label]).inc();
@@ -72,7 +72,15 @@ impl Fetcher {
         if let Err(e) = self
             .shared
             .leases
-            .fail(lease, reason, &error.to_string())
+            .fail(
+                lease,
+                hypasis_scheduler_api::Failure {
+                    reason,
+                    class: error.fault(),
+                    rule: error.rule(),
+                    message: &error.to_string(),
+                },
+            )
             .await
         {
             warn!(unit = lease.unit_id, error = %e, "failing the lease failed");
