@@ -15,7 +15,6 @@ use hypasis_server::ServiceRuntime;
 use hypasis_storage_api::sink::BlockSink;
 use hypasis_store::client::GrpcStoreSink;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// How a fetcher works, whatever it is wired to.
 #[derive(Debug, Clone)]
@@ -190,24 +189,16 @@ pub async fn serve(cfg: FetcherServiceConfig) -> Result<(), NodeError> {
         id.clone(),
         &cfg.settings,
         Arc::new(leases),
-        Arc::new(GrpcStoreSink::new(store.clone(), rt.max_message_bytes)),
+        Arc::new(GrpcStoreSink::new(store, rt.max_message_bytes)),
         p2p.pool.clone(),
         validator,
         metrics,
     );
-    let mut tasks = vec![
-        tokio::spawn({
-            let f = fetcher.clone();
-            let rx = stop_rx.clone();
-            async move { f.run(rx).await }
-        }),
-        tokio::spawn(follow_store_checkpoints(
-            fetcher.clone(),
-            store,
-            rt.max_message_bytes,
-            stop_rx.clone(),
-        )),
-    ];
+    let mut tasks = vec![tokio::spawn({
+        let f = fetcher.clone();
+        let rx = stop_rx.clone();
+        async move { f.run(rx).await }
+    })];
     if !cfg.etcd.is_empty() {
         let coord: Arc<dyn Coordinator> = Arc::new(
             EtcdCoordinator::connect(
@@ -239,48 +230,6 @@ pub async fn serve(cfg: FetcherServiceConfig) -> Result<(), NodeError> {
     }
     p2p.pool.shutdown().await;
     Ok(served?)
-}
-
-/// Feeds the fetcher the checkpoints in the store (units of a known checkpoint are checked
-/// against its root), polling every 10 s.
-async fn follow_store_checkpoints(
-    f: Fetcher,
-    store: tonic::transport::Channel,
-    max_message_bytes: usize,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut client =
-        v1::store_client::StoreClient::new(store).max_decoding_message_size(max_message_bytes);
-    let mut next = 0u64;
-    loop {
-        let req = v1::ListCheckpointsRequest {
-            from_id: Some(next),
-            to_id: None,
-            limit: 1000,
-            latest_only: false,
-        };
-        let mut more = false;
-        match client.list_checkpoints(req).await {
-            Ok(r) => {
-                let list = r.into_inner().checkpoints;
-                more = list.len() >= 1000;
-                for c in list {
-                    if let Ok(cp) = hypasis_primitives::Checkpoint::try_from(c) {
-                        next = next.max(cp.id + 1);
-                        f.add_checkpoint(cp);
-                    }
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "listing checkpoints failed"),
-        }
-        if more {
-            continue;
-        }
-        tokio::select! {
-            _ = stop.wait_for(|s| *s) => break,
-            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
-        }
-    }
 }
 
 #[cfg(test)]

@@ -338,35 +338,6 @@ impl Standalone {
             format!("in-process://{}", cfg.listen),
             stop_rx.clone(),
         )));
-        // Checkpoints known to the fetcher (units of a checkpoint are checked against its root).
-        tasks.push(tokio::spawn({
-            let f = fetcher.clone();
-            let storage = storage.clone();
-            let mut rx = stop_rx.clone();
-            async move {
-                let mut next = 0u64;
-                loop {
-                    match storage.checkpoints(next, u64::MAX, 1000).await {
-                        Ok(list) => {
-                            let full = list.len() >= 1000;
-                            for cp in list {
-                                next = next.max(cp.id + 1);
-                                f.add_checkpoint(cp);
-                            }
-                            if full {
-                                continue;
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "reading checkpoints failed"),
-                    }
-                    tokio::select! {
-                        _ = rx.wait_for(|s| *s) => break,
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    }
-                }
-            }
-        }));
-
         // The five gRPC services on one address.
         let validator_metrics = hypasis_validator::ValidatorMetrics::register(&registry)?;
         let mut routes = tonic::service::Routes::new(

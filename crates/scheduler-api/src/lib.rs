@@ -160,6 +160,8 @@ pub struct LeasedUnit {
     pub direction: Direction,
     /// Polygon checkpoint the unit belongs to.
     pub checkpoint_id: Option<u64>,
+    /// The accepted checkpoints inside the unit (their roots check it), from the scheduler.
+    pub checkpoints: Vec<hypasis_primitives::Checkpoint>,
     /// Trusted hash of `end`.
     pub end_hash: Option<B256>,
     /// Trusted hash of `start - 1`.
@@ -210,6 +212,14 @@ impl LeasedUnit {
             end: range.end,
             direction: Direction::from_proto(unit.direction).ok_or_else(|| bad("no direction"))?,
             checkpoint_id: unit.checkpoint_id,
+            checkpoints: unit
+                .checkpoints
+                .iter()
+                .map(|c| {
+                    hypasis_primitives::Checkpoint::try_from(c.clone())
+                        .map_err(|e| bad(&format!("checkpoint: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
             end_hash: hash(&unit.end_hash)?,
             parent_hash: hash(&unit.parent_hash)?,
             expires_at_ms,
@@ -300,6 +310,10 @@ impl Fault for LeaseError {
 mod tests {
     use super::*;
 
+    fn hypasis_gaps_range(start: u64, end: u64) -> hypasis_primitives::BlockRange {
+        hypasis_primitives::BlockRange::new(start, end).unwrap()
+    }
+
     #[test]
     fn leases_from_the_wire_are_checked() {
         let mut l = v1::Lease {
@@ -323,6 +337,24 @@ mod tests {
             (u.blocks(), u.direction, u.token),
             (5, Direction::Forward, 3)
         );
+        // The checkpoints inside the unit travel with it; a malformed one refuses the lease.
+        let cp = hypasis_primitives::Checkpoint {
+            source: hypasis_primitives::CheckpointSource::Heimdall,
+            id: 4,
+            range: hypasis_gaps_range(5, 9),
+            root: B256::repeat_byte(7),
+            end_block_hash: None,
+            l1_tx_hash: None,
+            l1_block: None,
+            proposer: None,
+            created_at: None,
+            verified_by: Vec::new(),
+        };
+        l.unit.as_mut().unwrap().checkpoints = vec![v1::Checkpoint::from(&cp)];
+        assert_eq!(LeasedUnit::from_proto(&l).unwrap().checkpoints, vec![cp]);
+        l.unit.as_mut().unwrap().checkpoints[0].range = None;
+        assert!(LeasedUnit::from_proto(&l).is_err());
+        l.unit.as_mut().unwrap().checkpoints.clear();
         l.unit.as_mut().unwrap().end_hash = Some(vec![1; 31]);
         assert!(LeasedUnit::from_proto(&l).is_err());
         assert_eq!(LeaseError::Protocol("x".into()).fault(), FaultClass::Peer);

@@ -2,6 +2,7 @@
 //! operation's changes are committed under the leader's term before the operation returns, so
 //! nothing is acknowledged that a successor would not see.
 
+use crate::Lease;
 use crate::clock::Clock;
 use crate::config::SchedulerConfig;
 use crate::scheduler::{Anchor, CheckpointSpan, RestoreError, Scheduler};
@@ -59,6 +60,8 @@ pub struct DurableScheduler {
     anchor_source: AnchorSource,
     anchor_checkpoint: Option<Checkpoint>,
     checkpoints: Vec<CheckpointSpan>,
+    /// The same checkpoints in full, by first block (their roots go out with the leases).
+    by_start: std::collections::BTreeMap<u64, Checkpoint>,
     latest_checkpoint: Option<Checkpoint>,
     tip_hint: Option<u64>,
     broken: bool,
@@ -102,6 +105,7 @@ impl DurableScheduler {
             anchor_source,
             anchor_checkpoint: None,
             checkpoints: Vec::new(),
+            by_start: std::collections::BTreeMap::new(),
             latest_checkpoint: None,
             tip_hint: None,
             broken: true,
@@ -202,6 +206,32 @@ impl DurableScheduler {
         Ok(())
     }
 
+    /// The accepted checkpoints whose range lies within `[start, end]`.
+    pub fn checkpoints_within(&self, start: u64, end: u64) -> Vec<Checkpoint> {
+        if start > end {
+            return Vec::new();
+        }
+        self.by_start
+            .range(start..=end)
+            .map(|(_, c)| c)
+            .filter(|c| c.range.end <= end)
+            .cloned()
+            .collect()
+    }
+
+    /// A lease on the wire, with the checkpoints inside its unit.
+    pub fn lease_proto(&self, lease: &Lease) -> hypasis_proto::v1::Lease {
+        let mut p = lease.to_proto();
+        if let Some(u) = p.unit.as_mut() {
+            u.checkpoints = self
+                .checkpoints_within(lease.unit.range.start, lease.unit.range.end)
+                .iter()
+                .map(hypasis_proto::v1::Checkpoint::from)
+                .collect();
+        }
+        p
+    }
+
     /// Reads new checkpoints and the store's present ranges, sets the anchor when it becomes
     /// known, applies the tip, and commits.
     pub async fn sync_inputs(&mut self) -> Result<(), DurableError> {
@@ -226,6 +256,7 @@ impl DurableScheduler {
                 let span = CheckpointSpan::from(&c);
                 if self.checkpoints.last().is_none_or(|l| span.id > l.id) {
                     self.checkpoints.push(span);
+                    self.by_start.insert(c.range.start, c.clone());
                     new.push(span);
                     if self.sched.anchor().is_some_and(|a| a.number == c.range.end) {
                         self.anchor_checkpoint = Some(c.clone());

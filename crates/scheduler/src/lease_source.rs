@@ -19,6 +19,7 @@ pub fn leased_unit(l: &Lease) -> LeasedUnit {
         end: l.unit.range.end,
         direction: l.unit.direction,
         checkpoint_id: l.unit.checkpoint_id,
+        checkpoints: Vec::new(),
         end_hash: l.unit.end_hash,
         parent_hash: l.unit.parent_hash,
         expires_at_ms: l.lease.expires_at,
@@ -59,7 +60,16 @@ impl LeaseSource for InProcessLeases {
             .apply(|s| s.acquire(fetcher_id, max_units, &Direction::ALL))
             .await
             .map_err(|e| LeaseError::Unavailable(e.to_string()))?;
-        Ok((a.leases.iter().map(leased_unit).collect(), a.retry_after))
+        Ok((
+            a.leases
+                .iter()
+                .map(|l| LeasedUnit {
+                    checkpoints: s.checkpoints_within(l.unit.range.start, l.unit.range.end),
+                    ..leased_unit(l)
+                })
+                .collect(),
+            a.retry_after,
+        ))
     }
 
     async fn renew(&self, lease: &LeasedUnit) -> Result<u64, LeaseError> {

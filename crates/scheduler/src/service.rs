@@ -459,13 +459,14 @@ impl SchedulerRpc for SchedulerGrpc {
             .apply(|s| s.acquire(&req.fetcher_id, req.max_units.max(1), &dirs))
             .await
             .map_err(to_status)?;
+        let leases = a.leases.iter().map(|l| d.lease_proto(l)).collect();
         drop(d);
         self.count("acquire", true);
         if !a.leases.is_empty() {
             tracing::debug!(fetcher = %req.fetcher_id, leases = a.leases.len(), "leases granted");
         }
         Ok(Response::new(v1::AcquireLeaseResponse {
-            leases: a.leases.iter().map(|l| l.to_proto()).collect(),
+            leases,
             retry_after: (a.leases.is_empty()).then(|| duration(a.retry_after)),
         }))
     }

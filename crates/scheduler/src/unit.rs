@@ -154,6 +154,7 @@ impl Unit {
             parent_hash: self.parent_hash.map(|h| h.to_vec()),
             not_before,
             last_error: self.last_error.clone(),
+            checkpoints: Vec::new(),
         }
     }
 

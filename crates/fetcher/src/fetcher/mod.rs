@@ -26,7 +26,7 @@ use crate::metrics::FetcherMetrics;
 use crate::sink::{BlockSink, MAX_BATCH_BYTES};
 use hypasis_downloader::fetch::FetchConfig;
 use hypasis_network::pool::Pool;
-use hypasis_primitives::{Checkpoint, FaultClass};
+use hypasis_primitives::FaultClass;
 use hypasis_scheduler_api::{Direction, FailureReason};
 use hypasis_validation::Validator;
 use std::collections::HashMap;
@@ -124,7 +124,6 @@ struct Shared {
     sink: Arc<dyn BlockSink>,
     pool: Pool,
     validator: Arc<Validator>,
-    checkpoints: Mutex<HashMap<u64, Checkpoint>>,
     budget: ByteBudget,
     metrics: FetcherMetrics,
     active: Mutex<HashMap<String, ActiveUnit>>,
@@ -166,7 +165,6 @@ impl Fetcher {
                 sink,
                 pool,
                 validator: Arc::new(validator),
-                checkpoints: Mutex::new(HashMap::new()),
                 budget,
                 metrics,
                 active: Mutex::new(HashMap::new()),
@@ -179,11 +177,6 @@ impl Fetcher {
                 halt: tokio::sync::Notify::new(),
             }),
         }
-    }
-
-    /// Makes a checkpoint known: units with its id are checked against its root.
-    pub fn add_checkpoint(&self, cp: Checkpoint) {
-        self.shared.checkpoints.lock().unwrap().insert(cp.id, cp);
     }
 
     /// The peer pool.

@@ -50,6 +50,7 @@ impl LeaseSource for OneLease {
             end: 19,
             direction: Direction::Forward,
             checkpoint_id: None,
+            checkpoints: Vec::new(),
             end_hash: None,
             parent_hash: None,
             expires_at_ms: crate::lease::now_ms() + 600_000,

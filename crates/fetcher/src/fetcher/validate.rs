@@ -105,20 +105,16 @@ impl Fetcher {
             self.link_changed().await;
         }
         drop(parked);
-        // Every known checkpoint inside the unit (the unit's own, and any others when the unit
-        // was cut before they were known).
-        let inside: Vec<Checkpoint> = self
-            .shared
+        // Every accepted checkpoint inside the unit (the unit's own, and any others when the
+        // unit was cut before they were known), as the scheduler sent them with the lease.
+        let inside: Vec<&Checkpoint> = lease
             .checkpoints
-            .lock()
-            .unwrap()
-            .values()
+            .iter()
             .filter(|c| c.range.start >= lease.start && c.range.end <= lease.end)
-            .cloned()
             .collect();
         anchors
             .checkpoints
-            .extend(inside.iter().filter_map(checkpoint_anchor));
+            .extend(inside.iter().copied().filter_map(checkpoint_anchor));
         if let Some((channel, chain)) = self.shared.config.validator_service.clone() {
             let parent = anchors.parent.as_ref().map(|(h, _)| h.hash).or(
                 // A trusted parent hash without its header (from the lease).
@@ -131,6 +127,7 @@ impl Fetcher {
                 .map(|t| t.1);
             let exact = inside
                 .iter()
+                .copied()
                 .find(|c| c.range.start == lease.start && c.range.end == lease.end);
             return match remote_validate(channel, chain, lease, blocks, parent, end, exact).await {
                 Ok(Some(l)) => Ok(l),
