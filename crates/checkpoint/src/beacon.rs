@@ -19,7 +19,10 @@
 //! Capella); Electra and later use the deeper state gindices (169, 86, 87).
 
 use crate::error::{SourceError, SourceResult};
-use crate::http::{RestClient, b256_hex, field, hex_bytes, str_field, type_name, u64_field};
+use crate::http::{
+    ParseError, ParseResult, RestClient, b256_hex, field, hex_bytes, str_field, type_name,
+    u64_field,
+};
 use crate::retry::{RetryPolicy, retry};
 use crate::source::CheckpointSource;
 use crate::ssz::{
@@ -228,31 +231,33 @@ pub struct FinalizedAnchor {
 
 // ---------------------------------------------------------------- JSON parsing
 
-fn b256_field(obj: &Value, name: &str) -> Result<B256, String> {
+fn b256_field(obj: &Value, name: &str) -> ParseResult<B256> {
     b256_hex(str_field(obj, name)?, name)
 }
 
-fn chunks_field(obj: &Value, name: &str) -> Result<Vec<Chunk>, String> {
+fn chunks_field(obj: &Value, name: &str) -> ParseResult<Vec<Chunk>> {
     match field(obj, name)? {
         Value::Array(items) => items
             .iter()
             .enumerate()
             .map(|(i, v)| match v {
                 Value::String(s) => b256_hex(s, &format!("{name}[{i}]")).map(|b| b.0),
-                other => Err(format!(
-                    "field `{name}[{i}]`: expected a hex string, got {}",
-                    type_name(other)
-                )),
+                other => Err(ParseError::WrongType {
+                    field: format!("{name}[{i}]"),
+                    expected: "a hex string",
+                    got: type_name(other),
+                }),
             })
             .collect(),
-        other => Err(format!(
-            "field `{name}`: expected an array, got {}",
-            type_name(other)
-        )),
+        other => Err(ParseError::WrongType {
+            field: name.to_string(),
+            expected: "an array",
+            got: type_name(other),
+        }),
     }
 }
 
-fn parse_beacon_header(v: &Value) -> Result<BeaconHeader, String> {
+fn parse_beacon_header(v: &Value) -> ParseResult<BeaconHeader> {
     Ok(BeaconHeader {
         slot: u64_field(v, "slot")?,
         proposer_index: u64_field(v, "proposer_index")?,
@@ -264,10 +269,14 @@ fn parse_beacon_header(v: &Value) -> Result<BeaconHeader, String> {
 
 /// `hash_tree_root(ExecutionPayloadHeader)` from its beacon-API JSON (Capella: 15 fields;
 /// Deneb and later: 17 with the blob gas fields).
-fn parse_execution(v: &Value) -> Result<ExecutionHeader, String> {
-    let parse_u256 = |name: &str| -> Result<U256, String> {
+fn parse_execution(v: &Value) -> ParseResult<ExecutionHeader> {
+    let parse_u256 = |name: &str| -> ParseResult<U256> {
         let s = str_field(v, name)?;
-        U256::from_str_radix(s, 10).map_err(|e| format!("field `{name}`: \"{s}\": {e}"))
+        U256::from_str_radix(s, 10).map_err(|source| ParseError::NotU256 {
+            field: name.to_string(),
+            value: s.to_string(),
+            source,
+        })
     };
     let block_number = u64_field(v, "block_number")?;
     let block_hash = b256_field(v, "block_hash")?;
@@ -294,7 +303,11 @@ fn parse_execution(v: &Value) -> Result<ExecutionHeader, String> {
         {
             let extra = hex_bytes(str_field(v, "extra_data")?, "extra_data", None)?;
             if extra.len() > 32 {
-                return Err(format!("field `extra_data`: {} bytes > 32", extra.len()));
+                return Err(ParseError::TooLong {
+                    field: "extra_data".to_string(),
+                    max: 32,
+                    got: extra.len(),
+                });
             }
             byte_list_root(&extra, 32)
         },
@@ -316,13 +329,14 @@ fn parse_execution(v: &Value) -> Result<ExecutionHeader, String> {
     })
 }
 
-fn parse_lc_header(v: &Value, name: &str) -> Result<LcHeader, String> {
-    let ctx = |e: String| format!("{name}: {e}");
+fn parse_lc_header(v: &Value, name: &str) -> ParseResult<LcHeader> {
+    let ctx = |e: ParseError| e.at(name);
     let beacon = parse_beacon_header(field(v, "beacon").map_err(ctx)?).map_err(ctx)?;
     let execution = parse_execution(field(v, "execution").map_err(|e| {
-        format!("{name}: {e} (light-client headers before Capella are not supported)")
+        e.at(name)
+            .note("light-client headers before Capella are not supported")
     })?)
-    .map_err(|e| format!("{name}.execution: {e}"))?;
+    .map_err(|e| e.at(format!("{name}.execution")))?;
     let execution_branch = chunks_field(v, "execution_branch").map_err(ctx)?;
     Ok(LcHeader {
         beacon,
@@ -331,36 +345,42 @@ fn parse_lc_header(v: &Value, name: &str) -> Result<LcHeader, String> {
     })
 }
 
-fn parse_committee(v: &Value, name: &str) -> Result<SyncCommittee, String> {
-    let keys = match field(v, "pubkeys").map_err(|e| format!("{name}: {e}"))? {
+fn parse_committee(v: &Value, name: &str) -> ParseResult<SyncCommittee> {
+    let keys = match field(v, "pubkeys").map_err(|e| e.at(name))? {
         Value::Array(a) => a,
         other => {
-            return Err(format!(
-                "{name}.pubkeys: expected an array, got {}",
-                type_name(other)
-            ));
+            return Err(ParseError::WrongDocument {
+                expected: "an array",
+                got: type_name(other),
+            }
+            .at(format!("{name}.pubkeys")));
         }
     };
     if keys.len() != SYNC_COMMITTEE_SIZE {
-        return Err(format!(
-            "{name}.pubkeys: {} keys, expected {SYNC_COMMITTEE_SIZE}",
-            keys.len()
-        ));
+        return Err(ParseError::Count {
+            field: format!("{name}.pubkeys"),
+            expected: SYNC_COMMITTEE_SIZE,
+            got: keys.len(),
+        });
     }
     let mut raw = Vec::with_capacity(SYNC_COMMITTEE_SIZE);
     let mut pubkeys = Vec::with_capacity(SYNC_COMMITTEE_SIZE);
     for (i, k) in keys.iter().enumerate() {
-        let s = k
-            .as_str()
-            .ok_or_else(|| format!("{name}.pubkeys[{i}]: expected a hex string"))?;
+        let s = k.as_str().ok_or_else(|| ParseError::WrongType {
+            field: format!("{name}.pubkeys[{i}]"),
+            expected: "a hex string",
+            got: type_name(k),
+        })?;
         let bytes = hex_bytes(s, &format!("{name}.pubkeys[{i}]"), Some(48))?;
-        let pk = PublicKey::key_validate(&bytes)
-            .map_err(|e| format!("{name}.pubkeys[{i}]: not a valid BLS public key ({e:?})"))?;
+        let pk = PublicKey::key_validate(&bytes).map_err(|code| ParseError::BlsKey {
+            field: format!("{name}.pubkeys[{i}]"),
+            code,
+        })?;
         raw.push(byte_vector_root(&bytes));
         pubkeys.push(pk);
     }
     let agg = hex_bytes(
-        str_field(v, "aggregate_pubkey").map_err(|e| format!("{name}: {e}"))?,
+        str_field(v, "aggregate_pubkey").map_err(|e| e.at(name))?,
         "aggregate_pubkey",
         Some(48),
     )?;
@@ -381,22 +401,147 @@ pub fn data_of(v: &Value) -> &Value {
 
 /// Why the light client refused a bootstrap or an update. Either way the beacon node served
 /// it: the class is [`FaultClass::Peer`] (refuse it, never retry it into acceptance).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum LightClientError {
     /// The JSON does not have the shape the beacon API defines (a field missing, of the
     /// wrong type or length).
-    #[error("{0}")]
-    Malformed(String),
+    #[error(transparent)]
+    Malformed(#[from] ParseError),
     /// The data parses but does not verify (trusted root, Merkle branch, participation,
     /// signature, slot or period).
-    #[error("{0}")]
-    Unverified(String),
+    #[error(transparent)]
+    Unverified(#[from] Unverified),
 }
 
-impl From<String> for LightClientError {
-    /// Parse helpers report shape errors as text.
-    fn from(reason: String) -> Self {
-        Self::Malformed(reason)
+/// Which light-client check a bootstrap or an update failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unverified {
+    /// The bootstrap header is not the block root the operator trusts.
+    #[error("bootstrap header root {root} is not the trusted block root {trusted}")]
+    UntrustedBootstrap {
+        /// The bootstrap header's root.
+        root: B256,
+        /// The trusted root.
+        trusted: B256,
+    },
+    /// A header's execution payload branch does not prove it into the beacon body.
+    #[error("{header} header: execution payload branch does not verify")]
+    ExecutionBranch {
+        /// Which header (`bootstrap`, `attested`, `finalized`).
+        header: &'static str,
+    },
+    /// The bootstrap committee branch does not verify.
+    #[error(
+        "bootstrap: current_sync_committee_branch does not prove the committee into the header's state root"
+    )]
+    CurrentCommitteeBranch,
+    /// Nobody signed.
+    #[error("no sync-committee participants")]
+    NoParticipants,
+    /// Fewer than two thirds signed.
+    #[error(
+        "only {participants} of {SYNC_COMMITTEE_SIZE} sync-committee members signed; a 2/3 supermajority is required"
+    )]
+    NoSupermajority {
+        /// Members that signed.
+        participants: usize,
+    },
+    /// The signature slot is not after the attested slot.
+    #[error("signature slot {signature_slot} is not after the attested slot {attested_slot}")]
+    SignatureSlot {
+        /// The signature slot.
+        signature_slot: u64,
+        /// The attested slot.
+        attested_slot: u64,
+    },
+    /// The finalized header is newer than the attested one.
+    #[error("finalized slot {finalized_slot} is after the attested slot {attested_slot}")]
+    FinalizedAfterAttested {
+        /// The finalized slot.
+        finalized_slot: u64,
+        /// The attested slot.
+        attested_slot: u64,
+    },
+    /// Signed in the next period, whose committee is not known yet.
+    #[error(
+        "signed in period {signature_period} but only the committee of period {store_period} is known"
+    )]
+    NextCommitteeUnknown {
+        /// The signature's period.
+        signature_period: u64,
+        /// The store's period.
+        store_period: u64,
+    },
+    /// Signed in a period the store cannot verify.
+    #[error("signed in period {signature_period}, the light client is in period {store_period}")]
+    SignaturePeriod {
+        /// The signature's period.
+        signature_period: u64,
+        /// The store's period.
+        store_period: u64,
+    },
+    /// The finality branch does not verify.
+    #[error("finality_branch does not prove the finalized header into the attested state root")]
+    FinalityBranch,
+    /// The next-committee branch does not verify.
+    #[error("next_sync_committee_branch does not prove the committee into the attested state root")]
+    NextCommitteeBranch,
+    /// The aggregate signature is not a BLS signature.
+    #[error("sync_committee_signature is not a valid BLS signature ({code:?})")]
+    SignatureEncoding {
+        /// The BLS library's error code.
+        code: BLST_ERROR,
+    },
+    /// The aggregate signature does not verify.
+    #[error(
+        "sync-committee BLS signature does not verify ({code:?}) for the attested header at slot {attested_slot}"
+    )]
+    Signature {
+        /// The BLS library's error code.
+        code: BLST_ERROR,
+        /// The attested slot.
+        attested_slot: u64,
+    },
+    /// An update without the part it must carry.
+    #[error("{update} has no {part}")]
+    Missing {
+        /// Which update (`update`, `finality update`).
+        update: &'static str,
+        /// The missing part.
+        part: &'static str,
+    },
+    /// An update for a period the store cannot take without the next committee.
+    #[error(
+        "update finalizes period {update_period} but the store is in {store_period} and does not know the next committee"
+    )]
+    UpdatePeriod {
+        /// The update's period.
+        update_period: u64,
+        /// The store's period.
+        store_period: u64,
+    },
+    /// A finalized header in the next period while the next committee is unknown.
+    #[error("finalized header is in period {update_period} but the next committee is unknown")]
+    FinalizedNextUnknown {
+        /// The finalized header's period.
+        update_period: u64,
+    },
+    /// A finalized header in a period the store is not in.
+    #[error(
+        "finalized header is in period {update_period}, the light client is in period {store_period}"
+    )]
+    FinalizedPeriod {
+        /// The finalized header's period.
+        update_period: u64,
+        /// The store's period.
+        store_period: u64,
+    },
+}
+
+impl Fault for Unverified {
+    /// The beacon node served data that does not verify.
+    fn fault(&self) -> FaultClass {
+        FaultClass::Peer
     }
 }
 
@@ -426,7 +571,7 @@ struct Update {
     signature_slot: u64,
 }
 
-fn parse_update(v: &Value) -> Result<Update, String> {
+fn parse_update(v: &Value) -> ParseResult<Update> {
     let d = data_of(v);
     let attested = parse_lc_header(field(d, "attested_header")?, "attested_header")?;
     let finalized = match d.get("finalized_header") {
@@ -478,14 +623,17 @@ impl LightClient {
         let header = parse_lc_header(field(d, "header")?, "header")?;
         let root = header.beacon.root();
         if root != trusted_root {
-            return Err(LightClientError::Unverified(format!(
-                "bootstrap header root {root} is not the trusted block root {trusted_root}"
-            )));
+            return Err(Unverified::UntrustedBootstrap {
+                root,
+                trusted: trusted_root,
+            }
+            .into());
         }
         if !header.execution_valid() {
-            return Err(LightClientError::Unverified(
-                "bootstrap header: execution payload branch does not verify".into(),
-            ));
+            return Err(Unverified::ExecutionBranch {
+                header: "bootstrap",
+            }
+            .into());
         }
         let current = parse_committee(
             field(d, "current_sync_committee")?,
@@ -497,9 +645,7 @@ impl LightClient {
         if branch.len() != depth
             || !is_valid_merkle_branch(&current.root.0, &branch, index, &header.beacon.state_root.0)
         {
-            return Err(LightClientError::Unverified(
-                "bootstrap: current_sync_committee_branch does not prove the committee into the header's state root".into(),
-            ));
+            return Err(Unverified::CurrentCommitteeBranch.into());
         }
         Ok(Self {
             network,
@@ -533,56 +679,54 @@ impl LightClient {
     fn verify(&self, u: &Update) -> Result<usize, LightClientError> {
         let participants = u.bits.iter().filter(|b| **b).count();
         if participants == 0 {
-            return Err(LightClientError::Unverified(
-                "no sync-committee participants".into(),
-            ));
+            return Err(Unverified::NoParticipants.into());
         }
         if participants * 3 < SYNC_COMMITTEE_SIZE * 2 {
-            return Err(LightClientError::Unverified(format!(
-                "only {participants} of {SYNC_COMMITTEE_SIZE} sync-committee members signed; a 2/3 supermajority is required"
-            )));
+            return Err(Unverified::NoSupermajority { participants }.into());
         }
         let attested_slot = u.attested.beacon.slot;
         if u.signature_slot <= attested_slot {
-            return Err(LightClientError::Unverified(format!(
-                "signature slot {} is not after the attested slot {attested_slot}",
-                u.signature_slot
-            )));
+            return Err(Unverified::SignatureSlot {
+                signature_slot: u.signature_slot,
+                attested_slot,
+            }
+            .into());
         }
         if let Some((f, _)) = &u.finalized
             && f.beacon.slot > attested_slot
         {
-            return Err(LightClientError::Unverified(format!(
-                "finalized slot {} is after the attested slot {attested_slot}",
-                f.beacon.slot
-            )));
+            return Err(Unverified::FinalizedAfterAttested {
+                finalized_slot: f.beacon.slot,
+                attested_slot,
+            }
+            .into());
         }
         let store_period = self.period();
         let sig_period = period(u.signature_slot);
         let committee = if sig_period == store_period {
             &self.current
         } else if sig_period == store_period + 1 {
-            self.next.as_ref().ok_or_else(|| {
-                LightClientError::Unverified(format!(
-                    "signed in period {sig_period} but only the committee of period {store_period} is known"
-                ))
+            self.next.as_ref().ok_or(Unverified::NextCommitteeUnknown {
+                signature_period: sig_period,
+                store_period,
             })?
         } else {
-            return Err(LightClientError::Unverified(format!(
-                "signed in period {sig_period}, the light client is in period {store_period}"
-            )));
+            return Err(Unverified::SignaturePeriod {
+                signature_period: sig_period,
+                store_period,
+            }
+            .into());
         };
         if !u.attested.execution_valid() {
-            return Err(LightClientError::Unverified(
-                "attested header: execution payload branch does not verify".into(),
-            ));
+            return Err(Unverified::ExecutionBranch { header: "attested" }.into());
         }
         let g = self.network.gindices(attested_slot);
         if let Some((f, branch)) = &u.finalized {
             if !f.execution_valid() {
-                return Err(LightClientError::Unverified(
-                    "finalized header: execution payload branch does not verify".into(),
-                ));
+                return Err(Unverified::ExecutionBranch {
+                    header: "finalized",
+                }
+                .into());
             }
             let (depth, index) = depth_and_index(g.finalized_root);
             if branch.len() != depth
@@ -593,7 +737,7 @@ impl LightClient {
                     &u.attested.beacon.state_root.0,
                 )
             {
-                return Err(LightClientError::Unverified("finality_branch does not prove the finalized header into the attested state root".into()));
+                return Err(Unverified::FinalityBranch.into());
             }
         }
         if let Some((c, branch)) = &u.next_committee {
@@ -606,7 +750,7 @@ impl LightClient {
                     &u.attested.beacon.state_root.0,
                 )
             {
-                return Err(LightClientError::Unverified("next_sync_committee_branch does not prove the committee into the attested state root".into()));
+                return Err(Unverified::NextCommitteeBranch.into());
             }
         }
         // BLS: FastAggregateVerify(participant keys, signing_root(attested header), signature).
@@ -622,16 +766,15 @@ impl LightClient {
             .filter(|(_, b)| **b)
             .map(|(k, _)| k)
             .collect();
-        let sig = Signature::sig_validate(&u.signature, true).map_err(|e| {
-            LightClientError::Unverified(format!(
-                "sync_committee_signature is not a valid BLS signature ({e:?})"
-            ))
-        })?;
+        let sig = Signature::sig_validate(&u.signature, true)
+            .map_err(|code| Unverified::SignatureEncoding { code })?;
         match sig.fast_aggregate_verify(true, &signing_root, BLS_DST, &keys) {
             BLST_ERROR::BLST_SUCCESS => Ok(participants),
-            e => Err(LightClientError::Unverified(format!(
-                "sync-committee BLS signature does not verify ({e:?}) for the attested header at slot {attested_slot}"
-            ))),
+            code => Err(Unverified::Signature {
+                code,
+                attested_slot,
+            }
+            .into()),
         }
     }
 
@@ -642,22 +785,28 @@ impl LightClient {
         let u = parse_update(update)?;
         self.verify(&u)?;
         let Some((next, _)) = u.next_committee else {
-            return Err(LightClientError::Unverified(
-                "update has no next_sync_committee".into(),
-            ));
+            return Err(Unverified::Missing {
+                update: "update",
+                part: "next_sync_committee",
+            }
+            .into());
         };
         let Some((finalized, _)) = u.finalized else {
-            return Err(LightClientError::Unverified(
-                "update has no finalized_header".into(),
-            ));
+            return Err(Unverified::Missing {
+                update: "update",
+                part: "finalized_header",
+            }
+            .into());
         };
         let store_period = self.period();
         let update_period = period(finalized.beacon.slot);
         if self.next.is_none() {
             if update_period != store_period {
-                return Err(LightClientError::Unverified(format!(
-                    "update finalizes period {update_period} but the store is in {store_period} and does not know the next committee"
-                )));
+                return Err(Unverified::UpdatePeriod {
+                    update_period,
+                    store_period,
+                }
+                .into());
             }
             self.next = Some(next);
         } else if update_period == store_period + 1 {
@@ -679,25 +828,27 @@ impl LightClient {
         let u = parse_update(update)?;
         let participants = self.verify(&u)?;
         let Some((finalized, _)) = u.finalized else {
-            return Err(LightClientError::Unverified(
-                "finality update has no finalized_header".into(),
-            ));
+            return Err(Unverified::Missing {
+                update: "finality update",
+                part: "finalized_header",
+            }
+            .into());
         };
         let update_period = period(finalized.beacon.slot);
         let store_period = self.period();
         if update_period == store_period + 1 {
             let Some(next) = self.next.take() else {
-                return Err(LightClientError::Unverified(format!(
-                    "finalized header is in period {update_period} but the next committee is unknown"
-                )));
+                return Err(Unverified::FinalizedNextUnknown { update_period }.into());
             };
             self.current = next;
         } else if update_period != store_period
             && finalized.beacon.slot > self.finalized.beacon.slot
         {
-            return Err(LightClientError::Unverified(format!(
-                "finalized header is in period {update_period}, the light client is in period {store_period}"
-            )));
+            return Err(Unverified::FinalizedPeriod {
+                update_period,
+                store_period,
+            }
+            .into());
         }
         if finalized.beacon.slot > self.finalized.beacon.slot {
             self.finalized = finalized;
@@ -753,7 +904,7 @@ impl BeaconSource {
         self
     }
 
-    fn invalid(&self, what: &str, m: String) -> SourceError {
+    fn invalid(&self, what: &str, m: impl std::fmt::Display) -> SourceError {
         SourceError::invalid(self.rest.origin(), format!("{what}: {m}"))
     }
 

@@ -4,6 +4,7 @@
 use crate::beacon::{BeaconNetwork, BeaconSource};
 use crate::error::SourceError;
 use crate::heimdall::HeimdallSource;
+use crate::http::ParseError;
 use crate::l1::{L1Finality, POLYGON_MAINNET_ROOT_CHAIN, RootChainSource};
 use crate::source::CheckpointSource;
 use crate::static_source::StaticSource;
@@ -60,15 +61,21 @@ pub struct SourceArgs {
 }
 
 /// Parses a 20-byte address.
-pub fn parse_address(s: &str) -> Result<Address, String> {
-    s.parse::<Address>()
-        .map_err(|e| format!("`{s}` is not an address: {e}"))
+pub fn parse_address(s: &str) -> Result<Address, ParseError> {
+    s.parse::<Address>().map_err(|source| ParseError::FlagHex {
+        value: s.to_string(),
+        expected: "an address",
+        source,
+    })
 }
 
 /// Parses a 32-byte hash.
-pub fn parse_b256(s: &str) -> Result<B256, String> {
-    s.parse::<B256>()
-        .map_err(|e| format!("`{s}` is not a 32-byte hex hash: {e}"))
+pub fn parse_b256(s: &str) -> Result<B256, ParseError> {
+    s.parse::<B256>().map_err(|source| ParseError::FlagHex {
+        value: s.to_string(),
+        expected: "a 32-byte hex hash",
+        source,
+    })
 }
 
 impl SourceArgs {
@@ -130,7 +137,7 @@ impl SourceArgs {
         for t in &self.trusted {
             statics.push(
                 StaticSource::parse_flag(t)
-                    .map_err(|m| SourceError::config("static --trusted", m))?,
+                    .map_err(|m| SourceError::config("static --trusted", m.to_string()))?,
             );
         }
         if let Some(path) = &self.checkpoint_file {

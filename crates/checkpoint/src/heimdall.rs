@@ -16,7 +16,8 @@
 
 use crate::error::{SourceError, SourceResult};
 use crate::http::{
-    Fetched, RestClient, address_hex, b256_hex_or_base64, str_field, type_name, u64_field,
+    Fetched, ParseError, ParseResult, RestClient, address_hex, b256_hex_or_base64, str_field,
+    type_name, u64_field,
 };
 use crate::retry::{RetryPolicy, retry};
 use crate::source::CheckpointSource;
@@ -63,56 +64,63 @@ pub struct HeimdallSource {
 }
 
 /// Strips the v1 `{"height", "result"}` envelope or the v2 `{key}` envelope.
-fn envelope<'a>(body: &'a Value, v2_key: &str) -> Result<(&'a Value, HeimdallFormat), String> {
+fn envelope<'a>(body: &'a Value, v2_key: &str) -> ParseResult<(&'a Value, HeimdallFormat)> {
     let Value::Object(map) = body else {
-        return Err(format!("expected a JSON object, got {}", type_name(body)));
+        return Err(ParseError::WrongDocument {
+            expected: "a JSON object",
+            got: type_name(body),
+        });
     };
-    if let Some(inner) = map.get(v2_key) {
-        return match inner {
-            Value::Object(_) => Ok((inner, HeimdallFormat::V2)),
-            other => Err(format!(
-                "field `{v2_key}`: expected an object, got {}",
-                type_name(other)
-            )),
-        };
-    }
-    if let Some(inner) = map.get("result") {
-        return match inner {
-            Value::Object(_) => Ok((inner, HeimdallFormat::V1)),
-            other => Err(format!(
-                "field `result`: expected an object, got {}",
-                type_name(other)
-            )),
-        };
+    for (key, format) in [(v2_key, HeimdallFormat::V2), ("result", HeimdallFormat::V1)] {
+        if let Some(inner) = map.get(key) {
+            return match inner {
+                Value::Object(_) => Ok((inner, format)),
+                other => Err(ParseError::WrongType {
+                    field: key.to_string(),
+                    expected: "an object",
+                    got: type_name(other),
+                }),
+            };
+        }
     }
     if let Some(Value::String(err)) = map.get("error").or_else(|| map.get("message")) {
-        return Err(format!("Heimdall error: {err}"));
+        return Err(ParseError::Remote {
+            message: err.clone(),
+        });
     }
-    Err(format!(
-        "neither a heimdall-v2 `{v2_key}` nor a heimdall-v1 `result` object in the response"
-    ))
+    Err(ParseError::NoEnvelope {
+        v2_key: v2_key.to_string(),
+    })
+}
+
+fn inverted(start: u64, end: u64) -> ParseError {
+    ParseError::InvertedRange {
+        start_name: "start_block",
+        start,
+        end_name: "end_block",
+        end,
+    }
 }
 
 /// Parses one checkpoint object (either format). `fallback_id` is used when a v1 body has no
 /// `id`.
-pub fn parse_checkpoint_object(
-    obj: &Value,
-    fallback_id: Option<u64>,
-) -> Result<Checkpoint, String> {
+pub fn parse_checkpoint_object(obj: &Value, fallback_id: Option<u64>) -> ParseResult<Checkpoint> {
     if !obj.is_object() {
-        return Err(format!(
-            "checkpoint: expected an object, got {}",
-            type_name(obj)
-        ));
+        return Err(ParseError::WrongDocument {
+            expected: "an object",
+            got: type_name(obj),
+        }
+        .at("checkpoint"));
     }
     let id = match obj.get("id") {
-        None | Some(Value::Null) => fallback_id.ok_or_else(|| "missing field `id`".to_string())?,
+        None | Some(Value::Null) => {
+            fallback_id.ok_or_else(|| ParseError::MissingField("id".to_string()))?
+        }
         Some(_) => u64_field(obj, "id")?,
     };
     let start = u64_field(obj, "start_block")?;
     let end = u64_field(obj, "end_block")?;
-    let range = Range::new(start, end)
-        .map_err(|_| format!("start_block {start} is after end_block {end}"))?;
+    let range = Range::new(start, end).map_err(|_| inverted(start, end))?;
     let root = b256_hex_or_base64(str_field(obj, "root_hash")?, "root_hash")?;
     let proposer = match obj.get("proposer") {
         None | Some(Value::Null) => None,
@@ -140,7 +148,7 @@ pub fn parse_checkpoint_object(
 pub fn parse_checkpoint(
     body: &Value,
     fallback_id: Option<u64>,
-) -> Result<(Checkpoint, HeimdallFormat), String> {
+) -> ParseResult<(Checkpoint, HeimdallFormat)> {
     let (obj, format) = envelope(body, "checkpoint")?;
     Ok((parse_checkpoint_object(obj, fallback_id)?, format))
 }
@@ -156,7 +164,7 @@ fn bor_chain_id_of(body: &Value) -> Option<String> {
 }
 
 /// Parses a `/checkpoints/count` body: v2 `{"ack_count": "N"}`, v1 `{"result": {"result": N}}`.
-pub fn parse_count(body: &Value) -> Result<u64, String> {
+pub fn parse_count(body: &Value) -> ParseResult<u64> {
     if body.get("ack_count").is_some() {
         return u64_field(body, "ack_count");
     }
@@ -166,18 +174,18 @@ pub fn parse_count(body: &Value) -> Result<u64, String> {
         }
         return u64_field(body, "result");
     }
-    Err("neither a heimdall-v2 `ack_count` nor a heimdall-v1 `result` in the response".into())
+    Err(ParseError::NoEnvelope {
+        v2_key: "ack_count".to_string(),
+    })
 }
 
 /// Parses a `/milestone/latest` body (v1 or v2).
-pub fn parse_milestone(body: &Value) -> Result<Milestone, String> {
+pub fn parse_milestone(body: &Value) -> ParseResult<Milestone> {
     let (obj, _) = envelope(body, "milestone")?;
     let start_block = u64_field(obj, "start_block")?;
     let end_block = u64_field(obj, "end_block")?;
     if start_block > end_block {
-        return Err(format!(
-            "start_block {start_block} is after end_block {end_block}"
-        ));
+        return Err(inverted(start_block, end_block));
     }
     let hash = b256_hex_or_base64(str_field(obj, "hash")?, "hash")?;
     let proposer = match obj.get("proposer") {
@@ -226,7 +234,7 @@ impl HeimdallSource {
         self
     }
 
-    fn invalid(&self, path: &str, msg: String) -> SourceError {
+    fn invalid(&self, path: &str, msg: impl std::fmt::Display) -> SourceError {
         SourceError::invalid(self.rest.origin(), format!("GET {path}: {msg}"))
     }
 
@@ -376,7 +384,12 @@ mod tests {
         assert_eq!((cp.id, cp.range.start, cp.range.end), (1, 0, 114));
         let mut no_id = body.clone();
         no_id["result"].as_object_mut().unwrap().remove("id");
-        assert!(parse_checkpoint(&no_id, None).unwrap_err().contains("id"));
+        assert!(
+            parse_checkpoint(&no_id, None)
+                .unwrap_err()
+                .to_string()
+                .contains("id")
+        );
         assert_eq!(parse_checkpoint(&no_id, Some(1)).unwrap().0.id, 1);
     }
 
@@ -426,7 +439,7 @@ mod tests {
             (json!({"error": "checkpoint not found"}), "Heimdall error"),
         ];
         for (body, want) in cases {
-            let err = parse_checkpoint(&body, None).unwrap_err();
+            let err = parse_checkpoint(&body, None).unwrap_err().to_string();
             assert!(
                 err.contains(want),
                 "{body}: `{err}` should mention `{want}`"

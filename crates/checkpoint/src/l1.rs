@@ -13,7 +13,7 @@
 //! A checkpoint submitted after that block does not exist for this source yet.
 
 use crate::error::{ErrorKind, SourceError, SourceResult};
-use crate::http::ensure_crypto_provider;
+use crate::http::{ParseError, ensure_crypto_provider};
 use crate::retry::{RetryPolicy, retry};
 use crate::source::CheckpointSource;
 use alloy_primitives::{Address, B256, U256};
@@ -93,8 +93,11 @@ pub struct RootChainSource {
     retry: RetryPolicy,
 }
 
-fn u256_to_u64(v: U256, what: &str) -> Result<u64, String> {
-    u64::try_from(v).map_err(|_| format!("{what} {v} does not fit in 64 bits"))
+fn u256_to_u64(v: U256, what: &str) -> Result<u64, ParseError> {
+    u64::try_from(v).map_err(|_| ParseError::TooLarge {
+        field: what.to_string(),
+        value: v.to_string(),
+    })
 }
 
 impl RootChainSource {
@@ -257,7 +260,8 @@ impl RootChainSource {
                 "currentHeaderBlock()",
             )
             .await?;
-        u256_to_u64(v, "currentHeaderBlock").map_err(|m| SourceError::invalid(self.origin(), m))
+        u256_to_u64(v, "currentHeaderBlock")
+            .map_err(|m| SourceError::invalid(self.origin(), m.to_string()))
     }
 
     /// Checkpoint `id` (header block `id · 10,000`) as stored at L1 block `block`.
@@ -282,7 +286,7 @@ impl RootChainSource {
                 ),
             ));
         }
-        let invalid = |m: String| SourceError::invalid(self.origin(), m);
+        let invalid = |m: ParseError| SourceError::invalid(self.origin(), m.to_string());
         let start = u256_to_u64(r.start, "start").map_err(invalid)?;
         let end = u256_to_u64(r.end, "end").map_err(invalid)?;
         let created = u256_to_u64(r.createdAt, "createdAt").map_err(invalid)?;

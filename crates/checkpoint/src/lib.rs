@@ -28,9 +28,10 @@ pub mod testing;
 #[cfg(test)]
 mod tests_unit;
 
-pub use beacon::{BeaconNetwork, BeaconSource, LightClient, LightClientError};
+pub use beacon::{BeaconNetwork, BeaconSource, LightClient, LightClientError, Unverified};
 pub use error::{ErrorKind, SourceError, SourceResult};
 pub use heimdall::HeimdallSource;
+pub use http::ParseError;
 pub use l1::{L1Finality, RootChainSource};
 pub use metrics::CheckpointMetrics;
 pub use quorum::{Agreement, CrossCheckError, CrossChecker};

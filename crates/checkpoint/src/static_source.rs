@@ -6,7 +6,7 @@
 //! or a block anchor `{"number": 24784163, "hash": "0x…"}`.
 
 use crate::error::{SourceError, SourceResult};
-use crate::http::{address_hex, b256_hex, str_field, u64_field};
+use crate::http::{ParseError, ParseResult, address_hex, b256_hex, str_field, u64_field};
 use crate::source::CheckpointSource;
 use alloy_primitives::B256;
 use hypasis_gaps::Range;
@@ -41,7 +41,16 @@ pub fn block_anchor(source: SourceKind, number: u64, hash: B256) -> Checkpoint {
     }
 }
 
-fn entry(v: &Value) -> Result<Checkpoint, String> {
+fn inverted(start: u64, end: u64) -> ParseError {
+    ParseError::InvertedRange {
+        start_name: "start",
+        start,
+        end_name: "end",
+        end,
+    }
+}
+
+fn entry(v: &Value) -> ParseResult<Checkpoint> {
     if v.get("number").is_some() {
         let number = u64_field(v, "number")?;
         let hash = b256_hex(str_field(v, "hash")?, "hash")?;
@@ -50,7 +59,7 @@ fn entry(v: &Value) -> Result<Checkpoint, String> {
     let id = u64_field(v, "id")?;
     let start = u64_field(v, "start")?;
     let end = u64_field(v, "end")?;
-    let range = Range::new(start, end).map_err(|_| format!("start {start} > end {end}"))?;
+    let range = Range::new(start, end).map_err(|_| inverted(start, end))?;
     let root = b256_hex(str_field(v, "root")?, "root")?;
     let proposer = match v.get("proposer") {
         None | Some(Value::Null) => None,
@@ -123,9 +132,9 @@ impl StaticSource {
         };
         let mut cps = Vec::with_capacity(list.len());
         for (i, v) in list.iter().enumerate() {
-            cps.push(
-                entry(v).map_err(|m| SourceError::config(&origin, format!("entry {i}: {m}")))?,
-            );
+            cps.push(entry(v).map_err(|m| {
+                SourceError::config(&origin, m.at(format!("entry {i}")).to_string())
+            })?);
         }
         Self::new(cps, origin)
     }
@@ -145,17 +154,22 @@ impl StaticSource {
 
     /// Parses `NUMBER:0xHASH` (a trusted block) or `ID:START:END:0xROOT` (a trusted Polygon
     /// checkpoint).
-    pub fn parse_flag(s: &str) -> Result<Checkpoint, String> {
+    pub fn parse_flag(s: &str) -> ParseResult<Checkpoint> {
         let parts: Vec<&str> = s.split(':').collect();
-        let num = |p: &str, what: &str| {
-            p.parse::<u64>()
-                .map_err(|e| format!("`{s}`: {what} `{p}`: {e}"))
+        let num = |p: &str, what: &'static str| {
+            p.parse::<u64>().map_err(|source| ParseError::FlagNumber {
+                given: s.to_string(),
+                what,
+                value: p.to_string(),
+                source,
+            })
         };
+        let at = |e: ParseError| e.at(format!("`{s}`"));
         match parts.as_slice() {
             [n, h] => Ok(block_anchor(
                 SourceKind::Static,
                 num(n, "number")?,
-                b256_hex(h, "hash").map_err(|e| format!("`{s}`: {e}"))?,
+                b256_hex(h, "hash").map_err(at)?,
             )),
             [id, start, end, root] => {
                 let start = num(start, "start")?;
@@ -163,9 +177,8 @@ impl StaticSource {
                 Ok(Checkpoint {
                     source: SourceKind::Static,
                     id: num(id, "id")?,
-                    range: Range::new(start, end)
-                        .map_err(|_| format!("`{s}`: start {start} > end {end}"))?,
-                    root: b256_hex(root, "root").map_err(|e| format!("`{s}`: {e}"))?,
+                    range: Range::new(start, end).map_err(|_| at(inverted(start, end)))?,
+                    root: b256_hex(root, "root").map_err(at)?,
                     end_block_hash: None,
                     l1_tx_hash: None,
                     l1_block: None,
@@ -174,9 +187,9 @@ impl StaticSource {
                     verified_by: vec![SourceKind::Static],
                 })
             }
-            _ => Err(format!(
-                "`{s}`: expected NUMBER:0xHASH or ID:START:END:0xROOT"
-            )),
+            _ => Err(ParseError::FlagForm {
+                given: s.to_string(),
+            }),
         }
     }
 }
