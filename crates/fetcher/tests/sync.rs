@@ -222,7 +222,8 @@ async fn setup_with(
     let config = SchedulerConfig {
         genesis: 1,
         unit_size: unit,
-        lease_ttl: Duration::from_secs(3),
+        // Generous: every grant and renewal is a durable commit, slow on a loaded CI disk.
+        lease_ttl: Duration::from_secs(12),
         backoff: BackoffConfig {
             base: Duration::from_millis(200),
             max: Duration::from_secs(2),
@@ -522,7 +523,8 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
         genesis: 1,
         unit_size: unit,
         tip_margin: margin,
-        lease_ttl: Duration::from_secs(3),
+        // Generous: every grant and renewal is a durable commit, slow on a loaded CI disk.
+        lease_ttl: Duration::from_secs(12),
         backoff: BackoffConfig {
             base: Duration::from_millis(200),
             max: Duration::from_secs(2),

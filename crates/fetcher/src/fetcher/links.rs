@@ -39,7 +39,8 @@ impl Fetcher {
         deadline: Instant,
     ) -> Result<(), Outcome> {
         self.set_phase(lease, UnitPhase::WaitingForLink);
-        self.shared.link_waiting.fetch_add(1, Ordering::Relaxed);
+        // A guard, so that a unit aborted while parked (the fetcher stopping) is not counted on.
+        let parked = Parked::new(&self.shared.link_waiting);
         let result = loop {
             match self.has_link(lease).await {
                 Ok(true) => break Ok(()),
@@ -51,7 +52,7 @@ impl Fetcher {
             }
             self.link_changed().await;
         };
-        self.shared.link_waiting.fetch_sub(1, Ordering::Relaxed);
+        drop(parked);
         self.set_phase(lease, UnitPhase::Leased);
         result
     }

@@ -35,7 +35,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{error, warn};
+use tracing::{debug, error, warn};
+
+/// How long a stopping fetcher waits for the scheduler to take back one lease.
+const GIVE_BACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Fetcher settings.
 #[derive(Debug, Clone)]
@@ -296,6 +299,27 @@ impl Fetcher {
         }
         tasks.shutdown().await;
         progress.abort();
+        self.give_back_unfinished().await;
+    }
+
+    /// After the unit tasks were stopped: hands the leases they held back to the scheduler, so
+    /// that their units go to other fetchers now instead of after the lease TTL (a rolling
+    /// restart of fetcher pods would otherwise stall their units for a TTL each).
+    async fn give_back_unfinished(&self) {
+        let held: Vec<ActiveUnit> = {
+            let mut active = self.shared.active.lock().unwrap();
+            std::mem::take(&mut *active).into_values().collect()
+        };
+        let leases = &self.shared.leases;
+        let give_back = held.iter().map(|a| async move {
+            let failure = hypasis_scheduler_api::Failure::new(FailureReason::Local, "the fetcher stopped");
+            match tokio::time::timeout(GIVE_BACK_TIMEOUT, leases.fail(&a.lease, failure)).await {
+                Ok(Ok(())) => debug!(unit = a.lease.unit_id, "lease given back on stop"),
+                Ok(Err(e)) => debug!(unit = a.lease.unit_id, error = %e, "giving the lease back failed; it expires"),
+                Err(_) => debug!(unit = a.lease.unit_id, "giving the lease back timed out; it expires"),
+            }
+        });
+        futures::future::join_all(give_back).await;
     }
 
     pub(super) fn set_phase(&self, lease: &LeasedUnit, phase: UnitPhase) {

@@ -83,11 +83,13 @@ impl LeaseSource for OneLease {
     }
 }
 
-/// A store whose neighbour lookup fails (`Unavailable`) or returns garbage (`Corrupt`).
+/// A store whose neighbour lookup fails (`Unavailable`), returns garbage (`Corrupt`) or never
+/// answers (`Hangs`).
 #[derive(Debug)]
 enum BadStore {
     Unavailable,
     Corrupt,
+    Hangs,
 }
 
 #[async_trait]
@@ -107,6 +109,7 @@ impl BlockSink for BadStore {
                 hypasis_storage_api::StorageError::Unavailable("unavailable".into()),
             )),
             Self::Corrupt => Ok(Some(Bytes::from_static(&[0xff, 0x01]))),
+            Self::Hangs => std::future::pending().await,
         }
     }
 }
@@ -177,4 +180,27 @@ async fn a_fatal_error_gives_the_unit_back_and_stops_the_fetcher() {
         "{fatal}"
     );
     assert_eq!(fatal.fault(), FaultClass::Fatal);
+}
+
+#[tokio::test]
+async fn a_stopping_fetcher_gives_its_unfinished_units_back() {
+    let leases = Arc::new(OneLease::default());
+    let f = fetcher(leases.clone(), BadStore::Hangs);
+    let (stop, rx) = watch::channel(false);
+    let run = tokio::spawn({
+        let f = f.clone();
+        async move { f.run(rx).await }
+    });
+    // The one lease is held by a unit stuck on the store when the fetcher is told to stop.
+    leases.more.notified().await;
+    assert_eq!(f.shared.active.lock().unwrap().len(), 1);
+    assert!(leases.failed.lock().unwrap().is_empty());
+    stop.send(true).unwrap();
+    run.await.unwrap();
+    // Given back at once as a local failure (no blame, retried elsewhere), not left to expire.
+    let failed = leases.failed.lock().unwrap().clone();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, FailureReason::Local);
+    assert!(failed[0].1.contains("stopped"), "{}", failed[0].1);
+    assert!(f.shared.active.lock().unwrap().is_empty());
 }
