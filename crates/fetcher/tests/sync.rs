@@ -204,8 +204,10 @@ async fn setup_with(
         }
         None => pc.static_peers = servers.iter().map(|s| s.enode().clone()).collect(),
     }
-    pc.min_timeout = Duration::from_millis(500);
-    pc.max_timeout = Duration::from_secs(3);
+    // Timeouts generous enough that a loaded CI machine does not get honest peers banned
+    // for slowness (four timeouts ban a peer for ten minutes, and then nothing is left).
+    pc.min_timeout = Duration::from_secs(1);
+    pc.max_timeout = Duration::from_secs(10);
     pc.target_rtt = Duration::from_millis(200);
     pc.redial_interval = Duration::from_millis(200);
     pc.acquire_timeout = Duration::from_secs(10);
@@ -293,8 +295,11 @@ async fn run_until_synced(s: &Setup, from: u64, to: u64, timeout: Duration) {
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "not synced in time; gaps: {gaps:?}; active: {:?}",
-            s.fetcher.active()
+            "not synced in time; gaps: {gaps:?}; active: {:?}; peers: {} connected, {} banned: {:?}",
+            s.fetcher.active(),
+            s.fetcher.pool().peer_count(),
+            s.fetcher.pool().banned().len(),
+            s.fetcher.pool().stats()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
