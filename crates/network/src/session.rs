@@ -100,7 +100,7 @@ pub enum SessionError {
     NoSharedCapabilities,
     /// The peer's `Status` is incompatible (network, genesis, fork id, version).
     #[error("status mismatch: {0}")]
-    StatusMismatch(String),
+    StatusMismatch(#[from] StatusMismatch),
     /// The peer disconnected us.
     #[error("peer disconnected: {0}")]
     Disconnected(DisconnectReason),
@@ -235,13 +235,51 @@ impl LocalStatus {
     }
 }
 
+/// How a peer's `Status` does not fit ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusMismatch {
+    /// The Status names another eth version than the one negotiated in Hello.
+    #[error("status version {got} does not match negotiated eth/{negotiated}")]
+    Version {
+        /// The Status's version.
+        got: u32,
+        /// The negotiated one.
+        negotiated: u32,
+    },
+    /// Another network.
+    #[error("network id {got} (ours {ours})")]
+    NetworkId {
+        /// Theirs.
+        got: u64,
+        /// Ours.
+        ours: u64,
+    },
+    /// Another genesis.
+    #[error("genesis {got} (ours {ours})")]
+    Genesis {
+        /// Theirs.
+        got: B256,
+        /// Ours.
+        ours: B256,
+    },
+    /// An eth/69 block range whose earliest block is above its latest.
+    #[error("earliest block above latest block")]
+    InvertedRange,
+    /// The fork id is incompatible with ours (EIP-2124).
+    #[error("fork id: {0}")]
+    ForkId(#[from] hypasis_eth_wire::eth::ForkValidationError),
+    /// A caller's [`StatusCheck`] refused it, for the reason given.
+    #[error("refused: {0}")]
+    Refused(&'static str),
+}
+
 /// Caller-supplied check of the remote `Status`, run after the built-in version, network id
-/// and genesis checks (typically: fork id compatibility). Return `Err(reason)` to reject.
-pub type StatusCheck = Arc<dyn Fn(&Status) -> Result<(), String> + Send + Sync>;
+/// and genesis checks (typically: fork id compatibility). Return the mismatch to reject.
+pub type StatusCheck = Arc<dyn Fn(&Status) -> Result<(), StatusMismatch> + Send + Sync>;
 
 /// A [`StatusCheck`] validating the remote fork id with an EIP-2124 [`ForkFilter`].
 pub fn fork_filter_check(filter: ForkFilter) -> StatusCheck {
-    Arc::new(move |status: &Status| filter.validate(status.fork_id()).map_err(|e| e.to_string()))
+    Arc::new(move |status: &Status| Ok(filter.validate(status.fork_id())?))
 }
 
 /// Session configuration.
@@ -714,35 +752,33 @@ fn check_status(
 ) -> Result<(), SessionError> {
     let local = &config.status;
     if remote.version() != version.number() {
-        return Err(SessionError::StatusMismatch(format!(
-            "status version {} does not match negotiated eth/{}",
-            remote.version(),
-            version.number()
-        )));
+        return Err(StatusMismatch::Version {
+            got: remote.version(),
+            negotiated: version.number(),
+        }
+        .into());
     }
     if remote.network_id() != local.network_id {
-        return Err(SessionError::StatusMismatch(format!(
-            "network id {} (ours {})",
-            remote.network_id(),
-            local.network_id
-        )));
+        return Err(StatusMismatch::NetworkId {
+            got: remote.network_id(),
+            ours: local.network_id,
+        }
+        .into());
     }
     if remote.genesis() != local.genesis {
-        return Err(SessionError::StatusMismatch(format!(
-            "genesis {} (ours {})",
-            remote.genesis(),
-            local.genesis
-        )));
+        return Err(StatusMismatch::Genesis {
+            got: remote.genesis(),
+            ours: local.genesis,
+        }
+        .into());
     }
     if let Some(range) = remote.block_range()
         && range.earliest > range.latest
     {
-        return Err(SessionError::StatusMismatch(
-            "earliest block above latest block".into(),
-        ));
+        return Err(StatusMismatch::InvertedRange.into());
     }
     if let Some(check) = &config.status_check {
-        check(remote).map_err(SessionError::StatusMismatch)?;
+        check(remote)?;
     }
     Ok(())
 }

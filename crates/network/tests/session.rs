@@ -165,7 +165,7 @@ async fn full_exchange(
         if s.fork_id() == filter_ok {
             Ok(())
         } else {
-            Err("fork id".into())
+            Err(hypasis_network::session::StatusMismatch::Refused("fork id"))
         }
     }));
     let session = connect(&client_key, &enode_for(&server_key, addr), client_cfg)
@@ -369,7 +369,13 @@ async fn status_mismatch_is_incompatible() {
     let err = connect(&client_key, &enode_for(&server_key, addr), cfg)
         .await
         .unwrap_err();
-    assert!(matches!(err, SessionError::StatusMismatch(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            SessionError::StatusMismatch(hypasis_network::session::StatusMismatch::ForkId(_))
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
