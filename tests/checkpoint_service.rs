@@ -559,3 +559,139 @@ async fn checkpoint_show_prints_one_json_object_and_fails_on_disagreement() {
     assert!(!ok);
     assert!(err.contains("no checkpoint source given"), "{err}");
 }
+
+/// A Heimdall v2 `/milestones/latest` body ending at `end` with hash `hash`.
+fn milestone_body(id: u64, end: u64, hash: [u8; 32]) -> serde_json::Value {
+    use base64::Engine as _;
+    serde_json::json!({"milestone": {
+        "proposer": PROPOSER,
+        "start_block": (end - 9).to_string(), "end_block": end.to_string(),
+        "hash": base64::engine::general_purpose::STANDARD.encode(hash),
+        "bor_chain_id": "137", "milestone_id": format!("m-{id}"), "timestamp": "1776696405"}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trusted_head_follows_heimdall_milestones_over_grpc() {
+    use hypasis_checkpoint_api::{AnchorStream, TrustOrigin};
+    let tmp = tempfile::tempdir().unwrap();
+    generate_certs(&tmp.path().join("certs"));
+    let http = MockHttp::start().await;
+    serve_chain(&http, 3);
+    let url = http.url();
+    let data = tmp.path().join("data");
+    let args = [
+        "--heimdall",
+        url.as_str(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    let mut svc = start_checkpoint(tmp.path(), &args, "head");
+    let certs = tmp.path().join("certs");
+    let ch = wait_ready(
+        &mut svc.proc,
+        svc.grpc,
+        &certs,
+        "hypasis.v1.CheckpointService",
+        "localhost",
+    )
+    .await;
+    let mut client = CheckpointServiceClient::new(ch.clone());
+    let anchors = hypasis_checkpoint::GrpcAnchors::new(ch.clone());
+
+    // No milestone served yet (404): no trusted head, and the sources are not degraded by it.
+    eventually("checkpoint 3", &svc.proc, || {
+        let mut c = client.clone();
+        async move { latest_id(&mut c).await == Some(3) }
+    })
+    .await;
+    let err = client
+        .trusted_head(v1::TrustedHeadRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    assert_eq!(anchors.trusted_head().await.unwrap(), None);
+    assert_eq!(
+        health(&ch, "hypasis.v1.CheckpointService.sources").await,
+        Some(SERVING)
+    );
+
+    // The milestone appears: the head, over TrustedHead, the watch stream and the client.
+    let mut watch = client
+        .watch_trusted_head(v1::WatchTrustedHeadRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    http.set(
+        "/milestones/latest",
+        Reply::json(&milestone_body(1, 350, [0x35; 32])),
+    );
+    let first = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .expect("the watch delivers the head")
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.number, first.hash.clone()), (350, vec![0x35; 32]));
+    assert_eq!(first.origin, v1::TrustOrigin::Milestone as i32);
+    assert_eq!(first.label, "m-1");
+    let head = anchors.trusted_head().await.unwrap().expect("a head");
+    assert_eq!((head.number, head.origin), (350, TrustOrigin::Milestone));
+
+    // Heimdall answering with an older milestone (a node behind a balancer): the head stays.
+    http.set(
+        "/milestones/latest",
+        Reply::json(&milestone_body(0, 340, [0x34; 32])),
+    );
+    // A newer one moves it; a client waiting above 350 gets it, and so does the watch.
+    let waiting = tokio::spawn({
+        let anchors = anchors.clone();
+        async move { anchors.wait_above(Some(350)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(anchors.trusted_head().await.unwrap().unwrap().number, 350);
+    http.set(
+        "/milestones/latest",
+        Reply::json(&milestone_body(2, 360, [0x36; 32])),
+    );
+    let got = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("wait_above returns")
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.number, 360);
+    let next = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .expect("the watch delivers the advance")
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.number, 360);
+
+    // Another hash for the head's block: refused loudly, the head stays, the sources degraded.
+    http.set(
+        "/milestones/latest",
+        Reply::json(&milestone_body(2, 360, [0xee; 32])),
+    );
+    let m = svc.metrics;
+    eventually("changed head refused", &svc.proc, || async move {
+        has_series(
+            &metrics(m).await,
+            "hypasis_checkpoint_refused_total",
+            "reason=\"head_conflict\"",
+        )
+    })
+    .await;
+    let head = client
+        .trusted_head(v1::TrustedHeadRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((head.number, head.hash), (360, vec![0x36; 32]));
+    assert_eq!(
+        metric(&metrics(m).await, "hypasis_checkpoint_trusted_head"),
+        Some(360.0)
+    );
+    assert_eq!(
+        health(&ch, "hypasis.v1.CheckpointService.sources").await,
+        Some(NOT_SERVING)
+    );
+    assert!(svc.proc.log_text().contains("TRUSTED HEAD REFUSED"));
+}

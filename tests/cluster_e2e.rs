@@ -8,8 +8,8 @@
 //! serves invalid data (it is banned and nothing invalid is stored).
 //!
 //! The checkpoint service reads the devnet's Heimdall endpoint only; the schedulers are anchored
-//! on Heimdall's latest milestone (`--heimdall URL`, Heimdall checkpoints carry no block
-//! hash) and sync blocks 1..=BLOCKS (the devnet's peers do not serve genesis).
+//! on its trusted head, Heimdall's latest milestone (`--checkpoint URL`: Heimdall checkpoints
+//! carry no block hash), and sync blocks 1..=BLOCKS (the devnet's peers do not serve genesis).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -259,8 +259,6 @@ struct Cluster {
     liar: Option<Server>,
     /// The expected anchor `NUMBER:HASH` (Heimdall's latest milestone).
     anchor: String,
-    /// The devnet's Heimdall endpoint (the schedulers anchor on its latest milestone).
-    heimdall: String,
     tmp: tempfile::TempDir,
     certs: PathBuf,
     etcd: EtcdServer,
@@ -362,7 +360,6 @@ impl Cluster {
         let mut c = Self {
             liar,
             anchor,
-            heimdall: heimdall.clone(),
             store: Proc::new("store"),
             checkpoint: Proc::new("checkpoint"),
             validator: Proc::new("validator"),
@@ -507,8 +504,9 @@ impl Cluster {
             .args(["--etcd", &self.etcd.endpoint])
             .args(["--etcd-prefix", ETCD_PREFIX])
             .args(["--chain", "devnet"])
-            // Anchored on Heimdall's latest milestone (`--heimdall`), as on Polygon.
-            .args(["--heimdall", &self.heimdall])
+            // Anchored on the checkpoint service's trusted head (Heimdall's latest milestone),
+            // as on Polygon.
+            .args(["--checkpoint", &format!("https://{}", self.checkpoint.addr)])
             // The devnet's peers serve blocks 1..=BLOCKS, not genesis.
             .args(["--genesis", "1"])
             .args(["--unit-size", &CHECKPOINT_LEN.to_string()])
@@ -924,7 +922,7 @@ async fn cluster_syncs_devnet_byte_identical() {
         anchor.end_block_hash.as_deref(),
         Some(c.chain.blocks[(BLOCKS - 1) as usize].hash.as_slice())
     );
-    // That is the milestone Heimdall served (the schedulers read it through `--heimdall`).
+    // That is the milestone Heimdall served (through the checkpoint service's trusted head).
     let hash = alloy_primitives::B256::from_slice(anchor.end_block_hash.as_deref().unwrap());
     assert_eq!(format!("{BLOCKS}:{hash}"), c.anchor);
     let took = c.wait_synced().await;

@@ -22,6 +22,7 @@ use crate::http::{
 use crate::retry::{RetryPolicy, retry};
 use crate::source::CheckpointSource;
 use alloy_primitives::{Address, B256};
+use hypasis_checkpoint_api::{TrustOrigin, TrustedBlock};
 use hypasis_gaps::Range;
 use hypasis_primitives::{Checkpoint, CheckpointSource as SourceKind};
 use serde_json::Value;
@@ -322,6 +323,25 @@ impl CheckpointSource for HeimdallSource {
             ));
         }
         Ok(cp)
+    }
+
+    async fn latest_trusted_block(&self) -> SourceResult<Option<TrustedBlock>> {
+        let m = self.latest_milestone().await?;
+        if let Some(want) = &self.bor_chain_id
+            && let Some(got) = &m.bor_chain_id
+            && got != want
+        {
+            return Err(self.invalid(
+                "/milestone/latest",
+                format!("bor_chain_id {got} is not the configured chain {want}"),
+            ));
+        }
+        Ok(Some(TrustedBlock {
+            number: m.end_block,
+            hash: m.hash,
+            origin: TrustOrigin::Milestone,
+            label: m.milestone_id,
+        }))
     }
 
     async fn by_id(&self, id: u64) -> SourceResult<Checkpoint> {

@@ -6,10 +6,13 @@
 //!   [`StaticSource`] (configuration).
 //! - [`CrossChecker`] asks several sources and requires a quorum of agreeing answers;
 //!   disagreement is refused.
-//! - [`service`] persists accepted checkpoints ([`store::CheckpointStore`]) and serves
-//!   `hypasis.v1.CheckpointService`.
+//! - [`service`] persists accepted checkpoints ([`store::CheckpointStore`]), keeps the trusted
+//!   head (the newest block the sources vouch for by hash: Heimdall's milestone, a block
+//!   anchor) and serves `hypasis.v1.CheckpointService`; [`GrpcAnchors`] reads that head
+//!   remotely.
 
 pub mod beacon;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod heimdall;
@@ -29,11 +32,12 @@ pub mod testing;
 mod tests_unit;
 
 pub use beacon::{BeaconNetwork, BeaconSource, LightClient, LightClientError, Unverified};
+pub use client::GrpcAnchors;
 pub use error::{ErrorKind, SourceError, SourceResult};
 pub use heimdall::HeimdallSource;
 pub use http::ParseError;
 pub use l1::{L1Finality, RootChainSource};
 pub use metrics::CheckpointMetrics;
-pub use quorum::{Agreement, CrossCheckError, CrossChecker};
+pub use quorum::{Agreement, CrossCheckError, CrossChecker, TrustedHeadError};
 pub use source::CheckpointSource;
 pub use static_source::StaticSource;

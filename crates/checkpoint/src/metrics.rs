@@ -15,6 +15,8 @@ pub struct CheckpointMetrics {
     pub refused: IntCounterVec,
     /// Id of the newest accepted checkpoint.
     pub latest_id: IntGauge,
+    /// Number of the trusted head (0 before the first).
+    pub trusted_head: IntGauge,
     /// Source failures by source kind and error kind.
     pub source_errors: IntCounterVec,
     /// 1 when the source's last request succeeded.
@@ -30,6 +32,7 @@ impl CheckpointMetrics {
         registry.register(Box::new(m.accepted.clone()))?;
         registry.register(Box::new(m.refused.clone()))?;
         registry.register(Box::new(m.latest_id.clone()))?;
+        registry.register(Box::new(m.trusted_head.clone()))?;
         registry.register(Box::new(m.source_errors.clone()))?;
         registry.register(Box::new(m.source_up.clone()))?;
         Ok(m)
@@ -60,6 +63,10 @@ impl CheckpointMetrics {
             latest_id: IntGauge::new(
                 "hypasis_checkpoint_latest_id",
                 "Id of the newest accepted checkpoint",
+            )?,
+            trusted_head: IntGauge::new(
+                "hypasis_checkpoint_trusted_head",
+                "Number of the trusted head: the newest block the sources vouch for by hash (0 before the first)",
             )?,
             source_errors: IntCounterVec::new(
                 Opts::new(

@@ -12,6 +12,7 @@
 use crate::error::{ErrorKind, SourceError};
 use crate::metrics::CheckpointMetrics;
 use crate::source::CheckpointSource;
+use hypasis_checkpoint_api::TrustedBlock;
 use hypasis_primitives::{Checkpoint, CheckpointSource as SourceKind, Fault, FaultClass};
 use std::fmt;
 use std::sync::Arc;
@@ -142,6 +143,31 @@ impl Fault for CrossCheckError {
     }
 }
 
+/// Why the sources gave no trusted head this round.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum TrustedHeadError {
+    /// A source that vouches for blocks could not be read: the head stays where it was.
+    #[error("reading the trusted head: {0}")]
+    Source(#[from] SourceError),
+    /// Two sources name different hashes for the same block. Refused, never outvoted.
+    #[error("checkpoint sources disagree on the hash of trusted block {number}: {details}")]
+    Disagreement {
+        /// The block.
+        number: u64,
+        /// Which source said what.
+        details: String,
+    },
+}
+
+impl Fault for TrustedHeadError {
+    fn fault(&self) -> FaultClass {
+        match self {
+            Self::Source(e) => e.kind.fault(),
+            Self::Disagreement { .. } => FaultClass::Peer,
+        }
+    }
+}
+
 /// Differences between two answers for the same checkpoint, if any.
 pub fn differences(a: &Checkpoint, b: &Checkpoint) -> Option<String> {
     let mut diffs = Vec::new();
@@ -256,6 +282,54 @@ impl CrossChecker {
         }
         self.record(&reports);
         self.conclude(Some(target), reports)
+    }
+
+    /// The newest block every source that vouches for blocks (Heimdall: its latest milestone)
+    /// agrees on by number and hash; `None` when no source has such a notion, or while they
+    /// stand at different blocks (they lag each other by a milestone or two; the next round
+    /// usually finds them level). Any such source failing, or two naming different hashes for
+    /// one block, is an error: a trusted head needs all of them.
+    pub async fn latest_trusted_block(&self) -> Result<Option<TrustedBlock>, TrustedHeadError> {
+        let answers = futures::future::join_all(
+            self.sources
+                .iter()
+                .map(|s| async move { (s.name(), s.latest_trusted_block().await) }),
+        )
+        .await;
+        let mut agreed: Option<(String, TrustedBlock)> = None;
+        let mut level = true;
+        for (name, answer) in answers {
+            let block = match answer {
+                Ok(Some(b)) => b,
+                // No such notion, or none yet (a Heimdall without milestones).
+                Ok(None) => continue,
+                Err(e) if e.kind == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            match &agreed {
+                None => agreed = Some((name, block)),
+                Some((first, a)) if a.number == block.number => {
+                    if a.hash != block.hash {
+                        let details =
+                            format!("{first} says {}, {name} says {}", a.hash, block.hash);
+                        if let Some(m) = &self.metrics {
+                            m.disagreements.inc();
+                        }
+                        tracing::error!(number = block.number, %details, "TRUSTED HEAD DISAGREEMENT");
+                        return Err(TrustedHeadError::Disagreement {
+                            number: block.number,
+                            details,
+                        });
+                    }
+                }
+                Some(_) => level = false,
+            }
+        }
+        if !level {
+            tracing::debug!("the sources stand at different trusted blocks; the head stays");
+            return Ok(None);
+        }
+        Ok(agreed.map(|(_, b)| b))
     }
 
     /// Checkpoint `id`, cross-checked.

@@ -1,6 +1,7 @@
 //! The checkpoint service: a [`Follower`] that cross-checks the sources, persists accepted
 //! checkpoints and broadcasts them, and [`CheckpointGrpc`], the `hypasis.v1.CheckpointService`
-//! serving `Latest/Get/List/Watch` from the store.
+//! serving `Latest/Get/List/Watch` from the store and the trusted head (`TrustedHead`,
+//! `WatchTrustedHead`). The [`Hub`] is also the in-process [`AnchorStream`].
 //!
 //! Resilience: a source outage (timeouts, 5xx, connection refused) is retried with exponential
 //! backoff and jitter; meanwhile the service keeps serving what it has, the
@@ -8,9 +9,10 @@
 //! `NOT_SERVING` (the service itself stays `SERVING`, so probes do not restart it).
 
 use crate::metrics::CheckpointMetrics;
-use crate::quorum::{CrossCheckError, CrossChecker};
+use crate::quorum::{CrossCheckError, CrossChecker, TrustedHeadError};
 use crate::retry::Backoff;
 use crate::store::{CheckpointStore, StoreError};
+use hypasis_checkpoint_api::{AnchorError, AnchorStream, TrustOrigin, TrustedBlock};
 use hypasis_gaps::Range;
 use hypasis_primitives::{Checkpoint, Fault, FaultClass};
 use hypasis_proto::v1;
@@ -42,6 +44,7 @@ pub fn is_block_anchor(cp: &Checkpoint) -> bool {
 pub struct Hub {
     store: Arc<dyn CheckpointStore>,
     tx: broadcast::Sender<Checkpoint>,
+    head: Arc<tokio::sync::watch::Sender<Option<TrustedBlock>>>,
     metrics: CheckpointMetrics,
     closed: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -53,6 +56,7 @@ impl Hub {
         Self {
             store,
             tx,
+            head: Arc::new(tokio::sync::watch::channel(None).0),
             metrics,
             closed: Arc::new(tokio::sync::watch::channel(false).0),
         }
@@ -76,6 +80,63 @@ impl Hub {
     /// New accepted checkpoints.
     pub fn subscribe(&self) -> broadcast::Receiver<Checkpoint> {
         self.tx.subscribe()
+    }
+
+    /// The trusted head now.
+    pub fn head(&self) -> Option<TrustedBlock> {
+        self.head.borrow().clone()
+    }
+
+    /// Moves the trusted head up to `block`; returns whether it moved. A block below the head
+    /// is ignored (a lagging source never moves it backward); another hash for the head's own
+    /// block is refused loudly and changes nothing.
+    pub fn advance_head(&self, block: TrustedBlock) -> Result<bool, TrustedHeadError> {
+        let mut refused = None;
+        let moved = self.head.send_if_modified(|head| match head {
+            Some(h) if block.number < h.number => false,
+            Some(h) if block.number == h.number => {
+                if h.hash != block.hash {
+                    refused = Some(TrustedHeadError::Disagreement {
+                        number: block.number,
+                        details: format!(
+                            "the trusted head is {}, a source now says {}",
+                            h.hash, block.hash
+                        ),
+                    });
+                }
+                false
+            }
+            _ => {
+                tracing::info!(head = %block, "trusted head");
+                self.metrics
+                    .trusted_head
+                    .set(i64::try_from(block.number).unwrap_or(i64::MAX));
+                *head = Some(block.clone());
+                true
+            }
+        });
+        match refused {
+            Some(e) => {
+                tracing::error!(error = %e, "TRUSTED HEAD REFUSED");
+                self.metrics
+                    .refused
+                    .with_label_values(&["head_conflict"])
+                    .inc();
+                Err(e)
+            }
+            None => Ok(moved),
+        }
+    }
+
+    /// The trusted head a block anchor gives (its end block and hash).
+    fn block_anchor_head(cp: &Checkpoint) -> Option<TrustedBlock> {
+        let hash = cp.end_block_hash.filter(|_| is_block_anchor(cp))?;
+        Some(TrustedBlock {
+            number: cp.range.end,
+            hash,
+            origin: TrustOrigin::BlockAnchor,
+            label: Some(format!("checkpoint {}", cp.id)),
+        })
     }
 
     /// Checks `cp` against the stored checkpoints (never backwards, never changed, contiguous)
@@ -114,6 +175,10 @@ impl Hub {
                 self.metrics
                     .latest_id
                     .set(i64::try_from(cp.id).unwrap_or(i64::MAX));
+                if let Some(head) = Self::block_anchor_head(&cp) {
+                    // Never a conflict: the store refused a changed record above.
+                    let _ = self.advance_head(head);
+                }
                 let _ = self.tx.send(cp);
                 Ok(true)
             }
@@ -169,6 +234,9 @@ pub enum FollowError {
     /// The store failed or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The trusted head could not be read or was refused.
+    #[error(transparent)]
+    Head(#[from] TrustedHeadError),
 }
 
 impl FollowError {
@@ -183,6 +251,7 @@ impl Fault for FollowError {
         match self {
             Self::Sources(e) => e.fault(),
             Self::Store(e) => e.fault(),
+            Self::Head(e) => e.fault(),
         }
     }
 }
@@ -215,6 +284,32 @@ impl Follower {
     /// One round: cross-check the sources' latest checkpoint and accept every checkpoint from
     /// the stored one up to it (at most `max_per_round`). Returns how many were accepted.
     pub async fn sync_once(&self) -> Result<u64, FollowError> {
+        let accepted = self.checkpoints_once().await?;
+        self.trusted_head_once().await?;
+        Ok(accepted)
+    }
+
+    /// The trusted head's part of a round: the sources' agreed trusted block (Heimdall's
+    /// milestone), and after a restart the stored block anchor, move the head up.
+    async fn trusted_head_once(&self) -> Result<(), FollowError> {
+        if self.hub.head().is_none()
+            && let Some(head) = self
+                .hub
+                .store
+                .latest()
+                .await?
+                .as_ref()
+                .and_then(Hub::block_anchor_head)
+        {
+            self.hub.advance_head(head)?;
+        }
+        if let Some(block) = self.checker.latest_trusted_block().await? {
+            self.hub.advance_head(block)?;
+        }
+        Ok(())
+    }
+
+    async fn checkpoints_once(&self) -> Result<u64, FollowError> {
         let stored = self.hub.store.latest().await?;
         let target = self.checker.latest().await?.checkpoint;
         if is_block_anchor(&target) {
@@ -332,6 +427,7 @@ impl CheckpointGrpc {
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::Checkpoint, Status>> + Send>>;
+type HeadStream = Pin<Box<dyn Stream<Item = Result<v1::TrustedBlock, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl v1::checkpoint_service_server::CheckpointService for CheckpointGrpc {
@@ -386,6 +482,47 @@ impl v1::checkpoint_service_server::CheckpointService for CheckpointGrpc {
         Ok(Response::new(v1::ListCheckpointsResponse {
             checkpoints: cps.iter().map(v1::Checkpoint::from).collect(),
         }))
+    }
+
+    async fn trusted_head(
+        &self,
+        _request: Request<v1::TrustedHeadRequest>,
+    ) -> Result<Response<v1::TrustedBlock>, Status> {
+        match self.hub.head() {
+            Some(b) => Ok(Response::new((&b).into())),
+            None => Err(Status::not_found("no trusted head yet")),
+        }
+    }
+
+    type WatchTrustedHeadStream = HeadStream;
+
+    async fn watch_trusted_head(
+        &self,
+        _request: Request<v1::WatchTrustedHeadRequest>,
+    ) -> Result<Response<Self::WatchTrustedHeadStream>, Status> {
+        let mut head = self.hub.head.subscribe();
+        let mut closed = self.hub.closed.subscribe();
+        let (tx, out) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            // The current head first, then each advance (a slow watcher sees the newest).
+            head.mark_changed();
+            loop {
+                tokio::select! {
+                    r = head.changed() => if r.is_err() { return },
+                    _ = tx.closed() => return,
+                    _ = closed.wait_for(|c| *c) => return,
+                }
+                let now = head.borrow_and_update().clone();
+                if let Some(b) = now
+                    && tx.send(Ok(v1::TrustedBlock::from(&b))).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(out),
+        )))
     }
 
     type WatchStream = WatchStream;
@@ -463,6 +600,29 @@ async fn forward(
             if tx.send(Ok(v1::Checkpoint::from(&cp))).await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl AnchorStream for Hub {
+    async fn trusted_head(&self) -> Result<Option<TrustedBlock>, AnchorError> {
+        Ok(self.head())
+    }
+
+    async fn wait_above(&self, after: Option<u64>) -> Result<TrustedBlock, AnchorError> {
+        let mut head = self.head.subscribe();
+        let mut closed = self.closed.subscribe();
+        let above = |h: &Option<TrustedBlock>| {
+            h.as_ref()
+                .is_some_and(|h| after.is_none_or(|a| h.number > a))
+        };
+        tokio::select! {
+            r = head.wait_for(above) => r
+                .map_err(|_| AnchorError::Closed)?
+                .clone()
+                .ok_or(AnchorError::Closed),
+            _ = closed.wait_for(|c| *c) => Err(AnchorError::Closed),
         }
     }
 }

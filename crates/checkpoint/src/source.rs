@@ -2,6 +2,7 @@
 
 use crate::error::{ErrorKind, SourceError, SourceResult};
 use futures::stream::BoxStream;
+use hypasis_checkpoint_api::TrustedBlock;
 use hypasis_primitives::{Checkpoint, CheckpointSource as SourceKind};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,12 @@ pub trait CheckpointSource: Send + Sync + std::fmt::Debug + 'static {
             out.push(self.by_id(id).await?);
         }
         Ok(out)
+    }
+
+    /// The newest block this source vouches for by number and hash beyond its checkpoints
+    /// (Heimdall: the latest milestone); `None` for sources that have no such notion.
+    async fn latest_trusted_block(&self) -> SourceResult<Option<TrustedBlock>> {
+        Ok(None)
     }
 
     /// Every checkpoint that appears from now on, in ascending id order, polling every `poll`

@@ -4,6 +4,7 @@
 use crate::error::{SourceError, SourceResult};
 use crate::source::CheckpointSource;
 use alloy_primitives::B256;
+use hypasis_checkpoint_api::TrustedBlock;
 use hypasis_gaps::Range;
 use hypasis_primitives::{Checkpoint, CheckpointSource as SourceKind};
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ pub struct MemorySource {
     kind: SourceKind,
     name: String,
     checkpoints: Mutex<BTreeMap<u64, Checkpoint>>,
+    trusted: Mutex<Option<TrustedBlock>>,
     down: AtomicBool,
 }
 
@@ -58,8 +60,14 @@ impl MemorySource {
                     })
                     .collect(),
             ),
+            trusted: Mutex::new(None),
             down: AtomicBool::new(false),
         }
+    }
+
+    /// Sets the block this source vouches for by hash (as Heimdall's milestone).
+    pub fn set_trusted_block(&self, block: Option<TrustedBlock>) {
+        *self.trusted.lock().expect("lock") = block;
     }
 
     /// Adds or replaces a checkpoint.
@@ -101,6 +109,11 @@ impl CheckpointSource for MemorySource {
             .next_back()
             .cloned()
             .ok_or_else(|| SourceError::not_found(&self.name, "no checkpoints"))
+    }
+
+    async fn latest_trusted_block(&self) -> SourceResult<Option<TrustedBlock>> {
+        self.check_up()?;
+        Ok(self.trusted.lock().expect("lock").clone())
     }
 
     async fn by_id(&self, id: u64) -> SourceResult<Checkpoint> {

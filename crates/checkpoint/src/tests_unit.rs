@@ -264,3 +264,109 @@ async fn polling_watch_emits_latest_then_every_new_checkpoint() {
     src.set_down(true);
     assert!(w.next().await.unwrap().unwrap_err().is_transient());
 }
+
+fn milestone(number: u64, seed: u8) -> hypasis_checkpoint_api::TrustedBlock {
+    hypasis_checkpoint_api::TrustedBlock {
+        number,
+        hash: alloy_primitives::B256::repeat_byte(seed),
+        origin: hypasis_checkpoint_api::TrustOrigin::Milestone,
+        label: Some(format!("m{number}")),
+    }
+}
+
+#[tokio::test]
+async fn the_trusted_head_needs_every_source_that_vouches_for_blocks() {
+    use crate::quorum::TrustedHeadError;
+    use hypasis_primitives::{Fault, FaultClass};
+    let (l1, h) = sources(chain(Kind::L1RootChain, 2), chain(Kind::Heimdall, 2));
+    let h2 = Arc::new(MemorySource::new(
+        Kind::Heimdall,
+        "heimdall-2",
+        chain(Kind::Heimdall, 2),
+    ));
+    let all: Vec<Arc<dyn CheckpointSource>> = vec![l1.clone(), h.clone(), h2.clone()];
+    let metrics = CheckpointMetrics::unregistered().unwrap();
+    let c = CrossChecker::new(all, 1).with_metrics(metrics.clone());
+    // Nobody vouches for a block yet: no head (the L1 source has no such notion).
+    assert_eq!(c.latest_trusted_block().await.unwrap(), None);
+    // One Heimdall has a milestone, the other none yet: that one's.
+    h.set_trusted_block(Some(milestone(150, 1)));
+    assert_eq!(
+        c.latest_trusted_block().await.unwrap(),
+        Some(milestone(150, 1))
+    );
+    // Both level and agreeing.
+    h2.set_trusted_block(Some(milestone(150, 1)));
+    assert_eq!(
+        c.latest_trusted_block().await.unwrap(),
+        Some(milestone(150, 1))
+    );
+    // At different milestones: no head this round, no error.
+    h2.set_trusted_block(Some(milestone(160, 2)));
+    assert_eq!(c.latest_trusted_block().await.unwrap(), None);
+    // Another hash for the same block: refused, counted, the sources' fault.
+    h2.set_trusted_block(Some(milestone(150, 9)));
+    let err = c.latest_trusted_block().await.unwrap_err();
+    assert!(
+        matches!(err, TrustedHeadError::Disagreement { number: 150, .. }),
+        "{err}"
+    );
+    assert_eq!(err.fault(), FaultClass::Peer);
+    assert_eq!(metrics.disagreements.get(), 1);
+    // One of them down: an error, retried (a head needs all of them).
+    h2.set_down(true);
+    let err = c.latest_trusted_block().await.unwrap_err();
+    assert_eq!(err.fault(), FaultClass::Local, "{err}");
+}
+
+#[tokio::test]
+async fn the_trusted_head_only_moves_up_and_a_changed_hash_is_refused() {
+    use hypasis_checkpoint_api::AnchorStream;
+    let (_dir, st) = store();
+    let hub = Hub::new(st, CheckpointMetrics::unregistered().unwrap());
+    assert_eq!(hub.trusted_head().await.unwrap(), None);
+    let waiter = tokio::spawn({
+        let hub = hub.clone();
+        async move { hub.wait_above(Some(100)).await }
+    });
+    assert!(hub.advance_head(milestone(100, 1)).unwrap());
+    assert!(hub.advance_head(milestone(120, 2)).unwrap());
+    // The waiter wanted a head above 100: 120.
+    assert_eq!(waiter.await.unwrap().unwrap(), milestone(120, 2));
+    // A lagging source never moves it backward; the same block again changes nothing.
+    assert!(!hub.advance_head(milestone(110, 3)).unwrap());
+    assert!(!hub.advance_head(milestone(120, 2)).unwrap());
+    // Another hash for the head's block: refused, the head stays.
+    assert!(hub.advance_head(milestone(120, 7)).is_err());
+    assert_eq!(hub.head(), Some(milestone(120, 2)));
+    assert_eq!(hub.metrics().trusted_head.get(), 120);
+    // Closing the hub ends waiters.
+    hub.close();
+    assert!(hub.wait_above(Some(500)).await.is_err());
+}
+
+#[tokio::test]
+async fn the_follower_moves_the_trusted_head_with_the_milestones() {
+    let (l1, h) = sources(chain(Kind::L1RootChain, 3), chain(Kind::Heimdall, 3));
+    let (_dir, st) = store();
+    let hub = Hub::new(st, CheckpointMetrics::unregistered().unwrap());
+    let f = Follower::new(
+        checker(&l1, &h, 2),
+        hub.clone(),
+        FollowerConfig::default(),
+        None,
+    );
+    f.sync_once().await.unwrap();
+    assert_eq!(hub.head(), None);
+    h.set_trusted_block(Some(milestone(350, 4)));
+    f.sync_once().await.unwrap();
+    assert_eq!(hub.head(), Some(milestone(350, 4)));
+    // Heimdall answering with an older milestone (another node behind a balancer): it stays.
+    h.set_trusted_block(Some(milestone(340, 5)));
+    f.sync_once().await.unwrap();
+    assert_eq!(hub.head(), Some(milestone(350, 4)));
+    // A changed hash for the head's block fails the round (degraded), the head stays.
+    h.set_trusted_block(Some(milestone(350, 6)));
+    assert!(f.sync_once().await.is_err());
+    assert_eq!(hub.head(), Some(milestone(350, 4)));
+}

@@ -64,7 +64,8 @@ pub struct StandaloneArgs {
     #[arg(long, value_name = "HOST:PORT")]
     p2p_listen: Option<SocketAddr>,
     /// Anchor and checkpoint sources. `--trusted NUMBER:0xHASH` anchors on that block; with
-    /// `--heimdall`, `--l1-rpc` or `--beacon` the sync anchors on the newest agreed checkpoint.
+    /// `--heimdall` on the checkpoint follower's trusted head (Heimdall's latest milestone); with
+    /// only `--l1-rpc` or `--beacon` on the newest agreed checkpoint.
     #[command(flatten)]
     sources: SourceArgs,
     /// How often the checkpoint sources are polled, in milliseconds.
@@ -169,29 +170,11 @@ async fn main(args: StandaloneArgs) -> anyhow::Result<()> {
         }
     }
     sources.trusted = rest;
-    // Polygon: without a trusted block, anchor on Heimdall's latest milestone (a finalized
-    // (number, hash)); checkpoints then raise the ranges they cover to checkpoint-root.
-    if matches!(anchor, AnchorChoice::LatestCheckpoint)
-        && let Some(url) = &sources.heimdall
-    {
-        let h = hypasis_checkpoint::HeimdallSource::new(
-            url,
-            Duration::from_secs(sources.source_timeout.max(1)),
-        )?;
-        let m = h
-            .latest_milestone()
-            .await
-            .with_context(|| format!("reading the latest milestone from {url}"))?;
-        eprintln!(
-            "anchor: Heimdall milestone {} (block {} = {})",
-            m.milestone_id.as_deref().unwrap_or("-"),
-            m.end_block,
-            m.hash
-        );
-        anchor = AnchorChoice::Trusted(hypasis_scheduler::Anchor {
-            number: m.end_block,
-            hash: Some(m.hash),
-        });
+    // Polygon: without a trusted block, anchor on the follower's trusted head, Heimdall's
+    // latest milestone (a finalized number and hash); checkpoints then raise the ranges they
+    // cover to checkpoint-root.
+    if matches!(anchor, AnchorChoice::LatestCheckpoint) && sources.heimdall.is_some() {
+        anchor = AnchorChoice::TrustedHead;
     }
 
     let tls = if args.insecure {

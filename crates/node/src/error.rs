@@ -123,6 +123,15 @@ pub enum NodeError {
     /// The async runtime could not start, or a task died.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
+    /// The checkpoint sources gave no trusted head in time (Heimdall serves no milestone,
+    /// or its sources stand at different milestones).
+    #[error(
+        "no trusted head from the checkpoint sources within {waited:?}: check that Heimdall serves /milestones/latest, or give --trusted NUMBER:HASH"
+    )]
+    NoTrustedHead {
+        /// How long it was waited for.
+        waited: std::time::Duration,
+    },
 }
 
 impl Fault for ConfigError {
@@ -143,6 +152,7 @@ impl Fault for NodeError {
             Self::Telemetry(e) => e.fault(),
             Self::Metrics(_) | Self::Runtime(_) => FaultClass::Fatal,
             Self::Coordination(e) => e.fault(),
+            Self::NoTrustedHead { .. } => FaultClass::Local,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::runtime::default_advertise;
 use crate::{ConfigError, NodeError};
+use hypasis_checkpoint_api::AnchorStream;
 use hypasis_config::CommonConfig;
 use hypasis_coordination::{Coordinator, EtcdCoordinator, EtcdOptions, LocalCoordinator};
 use hypasis_primitives::{B256, ChainSpec};
@@ -165,8 +166,9 @@ pub struct SchedulerServiceConfig {
     pub advertise: Option<String>,
     /// Where the sync is anchored.
     pub anchor: AnchorSource,
-    /// Polygon: anchor on this Heimdall's latest milestone.
-    pub heimdall: Option<String>,
+    /// Without a fixed anchor: the checkpoint service whose trusted head (Polygon: Heimdall's
+    /// latest milestone) anchors the schedule.
+    pub checkpoint: Option<String>,
     /// Cutting and leasing.
     pub settings: SchedulerSettings,
 }
@@ -194,8 +196,12 @@ pub async fn serve(cfg: SchedulerServiceConfig) -> Result<(), NodeError> {
         return Ok(());
     };
     let mut anchor = cfg.anchor;
-    if let Some(url) = &cfg.heimdall {
-        let Some(a) = milestone_anchor(url, &mut stop_rx).await? else {
+    if let Some(url) = &cfg.checkpoint
+        && matches!(anchor, AnchorSource::LatestCheckpoint)
+    {
+        let channel = hypasis_server::lazy_channel(url, &tls, "scheduler", "checkpoint")?;
+        let anchors = hypasis_checkpoint::GrpcAnchors::new(channel);
+        let Some(a) = trusted_head_anchor(&anchors, &mut stop_rx).await else {
             return Ok(());
         };
         anchor = AnchorSource::Fixed(a);
@@ -233,28 +239,44 @@ pub async fn serve(cfg: SchedulerServiceConfig) -> Result<(), NodeError> {
     Ok(())
 }
 
-/// The latest Heimdall milestone as an anchor, retrying while Heimdall is unreachable; `None`
-/// when stopped first.
-async fn milestone_anchor(
-    url: &str,
+/// The trusted head of `anchors` as the anchor, waiting (and retrying while the checkpoint
+/// service is unreachable) until there is one; `None` when stopped first.
+pub async fn trusted_head_anchor(
+    anchors: &dyn AnchorStream,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
-) -> Result<Option<Anchor>, NodeError> {
-    let heimdall = hypasis_checkpoint::HeimdallSource::new(url, Duration::from_secs(20))?;
+) -> Option<Anchor> {
+    let mut waiting_logged = false;
     loop {
-        match heimdall.latest_milestone().await {
-            Ok(m) => {
-                tracing::info!(number = m.end_block, hash = %m.hash, "anchor: Heimdall's latest milestone");
-                return Ok(Some(Anchor {
-                    number: m.end_block,
-                    hash: Some(m.hash),
-                }));
+        let attempt = async {
+            match anchors.trusted_head().await? {
+                Some(b) => Ok(b),
+                None => {
+                    if !waiting_logged {
+                        tracing::info!("waiting for the checkpoint service's trusted head");
+                        waiting_logged = true;
+                    }
+                    anchors.wait_above(None).await
+                }
+            }
+        };
+        let result = tokio::select! {
+            r = attempt => r,
+            _ = shutdown.wait_for(|s| *s) => return None,
+        };
+        match result {
+            Ok(b) => {
+                tracing::info!(head = %b, "anchor: the trusted head");
+                return Some(Anchor {
+                    number: b.number,
+                    hash: Some(b.hash),
+                });
             }
             Err(e) => {
-                tracing::warn!(heimdall = url, error = %e, "reading the latest milestone failed; retrying")
+                tracing::warn!(error = %e, "reading the trusted head failed; retrying")
             }
         }
         tokio::select! {
-            _ = shutdown.wait_for(|s| *s) => return Ok(None),
+            _ = shutdown.wait_for(|s| *s) => return None,
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
     }

@@ -24,6 +24,7 @@ use hypasis_checkpoint::CheckpointMetrics;
 use hypasis_checkpoint::config::SourceArgs;
 use hypasis_checkpoint::service::{CheckpointGrpc, FollowerConfig, Hub};
 use hypasis_checkpoint::store::LocalStore;
+use hypasis_checkpoint_api::AnchorStream;
 use hypasis_config::{CommonConfig, LogFormat, TlsMode};
 use hypasis_coordination::{Coordinator, LocalCoordinator};
 use hypasis_fetcher::{Fetcher, FetcherGrpc, FetcherMetrics};
@@ -54,7 +55,13 @@ pub enum AnchorChoice {
     Trusted(Anchor),
     /// The newest checkpoint the sources agree on when the schedule is first made.
     LatestCheckpoint,
+    /// The checkpoint follower's trusted head (Polygon: Heimdall's latest milestone, agreed by
+    /// its Heimdall sources), waited for up to [`TRUSTED_HEAD_WAIT`] at start.
+    TrustedHead,
 }
+
+/// How long standalone waits at start for the checkpoint sources' first trusted head.
+pub const TRUSTED_HEAD_WAIT: Duration = Duration::from_secs(60);
 
 /// Settings of a standalone process.
 #[derive(Debug, Clone)]
@@ -193,7 +200,7 @@ impl Standalone {
         if cfg.genesis == 0 {
             store_genesis(&storage, &spec).await?;
         }
-        if matches!(cfg.anchor, AnchorChoice::LatestCheckpoint) && cfg.sources.is_empty() {
+        if !matches!(cfg.anchor, AnchorChoice::Trusted(_)) && cfg.sources.is_empty() {
             return Err(ConfigError::NoAnchor.into());
         }
         let (stop, stop_rx) = watch::channel(false);
@@ -261,6 +268,23 @@ impl Standalone {
         let anchor = match &cfg.anchor {
             AnchorChoice::Trusted(a) => AnchorSource::Fixed(*a),
             AnchorChoice::LatestCheckpoint => AnchorSource::LatestCheckpoint,
+            // From the follower's hub, as the scheduler service takes it from the checkpoint
+            // service: never from a source read directly.
+            AnchorChoice::TrustedHead => {
+                let head = tokio::time::timeout(TRUSTED_HEAD_WAIT, hub.wait_above(None))
+                    .await
+                    .map_err(|_| NodeError::NoTrustedHead {
+                        waited: TRUSTED_HEAD_WAIT,
+                    })?
+                    .map_err(|_| NodeError::NoTrustedHead {
+                        waited: TRUSTED_HEAD_WAIT,
+                    })?;
+                tracing::info!(head = %head, "anchor: the trusted head");
+                AnchorSource::Fixed(Anchor {
+                    number: head.number,
+                    hash: Some(head.hash),
+                })
+            }
         };
         let node = crate::scheduler::build(
             &spec,

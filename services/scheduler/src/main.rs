@@ -52,16 +52,17 @@ struct Args {
     /// store when the schedule is first made.
     #[arg(long, value_name = "NUMBER[:HASH]")]
     anchor: Option<String>,
-    /// Polygon: without --anchor, anchor on this Heimdall's latest milestone (a finalized
-    /// block number and hash) when the schedule is first made. Heimdall's checkpoints carry no
-    /// block hash, so they cannot anchor the hash linkage on their own.
+    /// Without --anchor: anchor on the trusted head of this checkpoint service (Polygon:
+    /// Heimdall's latest milestone, agreed by its Heimdall sources; Ethereum: the newest block
+    /// anchor), waiting for it at start. Heimdall's checkpoints carry no block hash, so they
+    /// cannot anchor the hash linkage on their own.
     #[arg(
         long,
-        env = "HYPASIS_HEIMDALL",
+        env = "HYPASIS_CHECKPOINT",
         value_name = "URL",
         conflicts_with = "anchor"
     )]
-    heimdall: Option<String>,
+    checkpoint: Option<String>,
     /// A fixed tip, in addition to what fetchers announce.
     #[arg(long, value_name = "NUMBER")]
     tip: Option<u64>,
@@ -114,7 +115,7 @@ fn main() -> anyhow::Result<()> {
         leader_ttl: Duration::from_secs(args.leader_ttl_secs),
         advertise: args.advertise,
         anchor,
-        heimdall: args.heimdall,
+        checkpoint: args.checkpoint,
         settings: SchedulerSettings {
             genesis: args.genesis,
             unit_size: args.unit_size,
