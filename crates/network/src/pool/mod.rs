@@ -9,8 +9,11 @@
 //! between two peers 5; invalid or unrequested data (found by the caller and reported with
 //! [`Pool::report`]) costs 100, which bans a clean peer at once. Protocol violations
 //! (malformed or mismatched responses, which end the session) ban the peer for
-//! [`PoolConfig::ban_duration`] directly, as does reaching [`BAN_SCORE`]. Partial responses
-//! (fewer items than asked) are normal and not faults.
+//! [`PoolConfig::ban_duration`] directly, as does reaching [`BAN_SCORE`] through misbehaviour.
+//! A peer whose score runs out through slowness alone (timeouts, slow or empty answers) is
+//! only dropped for [`PoolConfig::cooldown`]: a loaded or distant node is not a liar, and an
+//! operator's few static peers must not all be shut out for the ban's length by a bad minute.
+//! Partial responses (fewer items than asked) are normal and not faults.
 //!
 //! Heads: a peer's head is a claim, used only to choose peers and as a hint of how far the
 //! chain goes. eth/69 peers state it in `Status` and `BlockRangeUpdate`; an eth/68 `Status`
@@ -68,8 +71,11 @@ pub struct PoolConfig {
     pub min_timeout: Duration,
     /// Upper bound of request timeouts (3 × RTT estimate is used in between).
     pub max_timeout: Duration,
-    /// Ban length for protocol violations and exhausted scores.
+    /// Ban length for protocol violations and scores exhausted by misbehaviour.
     pub ban_duration: Duration,
+    /// How long a peer whose score ran out through slowness alone (timeouts, slow or empty
+    /// answers) stays dropped (at most `ban_duration`).
+    pub cooldown: Duration,
     /// Delay between dial attempts of a disconnected static peer.
     pub redial_interval: Duration,
     /// How long a request waits for an idle peer before failing.
@@ -153,6 +159,7 @@ impl PoolConfig {
             min_timeout: Duration::from_secs(2),
             max_timeout: Duration::from_secs(10),
             ban_duration: Duration::from_secs(600),
+            cooldown: Duration::from_secs(60),
             redial_interval: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(30),
             max_attempts: 10,
@@ -188,6 +195,12 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Whether the fault is misbehaviour (wrong, unasked-for or implausible data, a broken
+    /// protocol) rather than slowness; only misbehaviour earns the full ban.
+    pub fn is_misbehaviour(self) -> bool {
+        !matches!(self, Self::Timeout | Self::Slow | Self::Empty)
+    }
+
     /// The score change of this fault (`None` = ban).
     pub fn penalty(self) -> Option<i64> {
         Some(match self {
@@ -785,8 +798,15 @@ impl Inner {
         }
     }
 
+    /// Bans `peer` whose score ran out on `fault`: for the ban's length when it misbehaved,
+    /// for the cooldown when it was only slow.
     fn ban(&self, peer: NodeId, fault: Fault) {
-        self.ban_for(peer, fault, self.config.ban_duration);
+        let duration = if fault.is_misbehaviour() {
+            self.config.ban_duration
+        } else {
+            self.config.cooldown.min(self.config.ban_duration)
+        };
+        self.ban_for(peer, fault, duration);
     }
 
     fn ban_for(&self, peer: NodeId, fault: Fault, duration: Duration) {

@@ -197,3 +197,41 @@ async fn announcements_beyond_the_bound_are_ignored_and_scored() {
         pool.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_peers_cool_down_and_liars_stay_banned() {
+    let blocks = testchain::generate(10, 1, None);
+    let genesis = blocks[0].hash;
+    let mut cfg = SessionConfig::new(status(genesis, blocks[9].hash, 9));
+    cfg.block_source = Some(Arc::new(testchain::source(&blocks)));
+    let server = serve(cfg).await;
+    let mut session = SessionConfig::new(status(genesis, genesis, 0));
+    session.eth_versions = vec![EthVersion::Eth69];
+    let mut config = PoolConfig::new(session);
+    config.static_peers = vec![server.enode().clone()];
+    config.redial_interval = Duration::from_millis(50);
+    config.cooldown = Duration::from_millis(300);
+    let pool = Pool::start(config, generate_secret_key(), None);
+    assert!(pool.wait_for_peers(1, Duration::from_secs(5)).await);
+    let peer = server.enode().id;
+    // Four timeouts run the score out: dropped, but only for the cooldown, then redialed.
+    for _ in 0..4 {
+        pool.report(peer, Fault::Timeout);
+    }
+    assert!(pool.is_banned(&peer));
+    assert_eq!(pool.peer_count(), 0);
+    assert!(
+        pool.wait_for_peers(1, Duration::from_secs(5)).await,
+        "a slow peer comes back after the cooldown"
+    );
+    assert!(!pool.is_banned(&peer));
+    // Invalid data: banned for the ban's length, long past the cooldown.
+    pool.report(peer, Fault::Invalid);
+    assert!(pool.is_banned(&peer));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(pool.is_banned(&peer), "a liar stays banned");
+    assert_eq!(pool.peer_count(), 0);
+    assert!(Fault::Invalid.is_misbehaviour() && Fault::UnknownHead.is_misbehaviour());
+    assert!(!Fault::Timeout.is_misbehaviour() && !Fault::Slow.is_misbehaviour());
+    pool.shutdown().await;
+}
