@@ -26,7 +26,8 @@ use hypasis_scheduler::{
 };
 use hypasis_storage_api::BlockStorage;
 use hypasis_storage_redb::RedbStorage;
-use hypasis_validation::Validator;
+use hypasis_validator::{GrpcValidator, LocalValidator};
+use hypasis_validator_api::RangeValidator;
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, watch};
 
@@ -255,20 +256,23 @@ async fn setup_with(
     fc.fetch.headers_per_request = 128;
     fc.fetch.bodies_per_request = 32;
     fc.fetch.receipts_per_request = 32;
-    if remote_validator {
+    // The validation seam: the validator service over gRPC, or the library in process.
+    let validator: Arc<dyn RangeValidator> = if remote_validator {
         let chain = hypasis_proto::v1::ChainId {
             chain_id: spec.chain_id,
             name: spec.name.clone(),
             genesis_hash: spec.genesis_hash.to_vec(),
         };
-        fc.validator_service = Some((validator_service(&spec).await, chain));
-    }
+        Arc::new(GrpcValidator::new(validator_service(&spec).await, chain))
+    } else {
+        Arc::new(LocalValidator::new(spec))
+    };
     let fetcher = Fetcher::new(
         fc,
         leases,
         Arc::new(StorageSink(storage.clone() as Arc<dyn BlockStorage>)),
         pool,
-        Validator::new(spec),
+        validator,
         FetcherMetrics::unregistered(),
     );
     Setup {
@@ -561,7 +565,7 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
         Arc::new(InProcessLeases::new(durable.clone())),
         Arc::new(StorageSink(storage.clone() as Arc<dyn BlockStorage>)),
         pool,
-        Validator::new(spec),
+        Arc::new(LocalValidator::new(spec)),
         FetcherMetrics::unregistered(),
     );
     let (stop, rx) = watch::channel(false);

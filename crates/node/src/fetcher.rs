@@ -65,15 +65,12 @@ pub fn build(
     fc.fetch = hypasis_downloader::fetch::FetchConfig::for_chain(spec);
     fc.parallel_units = settings.parallel_units.max(1);
     fc.memory_budget = settings.memory_budget.max(1024 * 1024);
-    fc.validator_service = validator_service.map(|c| (c, chain_id(spec)));
-    Fetcher::new(
-        fc,
-        leases,
-        sink,
-        pool,
-        hypasis_validation::Validator::new(spec.clone()),
-        metrics,
-    )
+    // The validation seam: the validator service when given, else the library in process.
+    let validator: Arc<dyn hypasis_validator_api::RangeValidator> = match validator_service {
+        Some(c) => Arc::new(hypasis_validator::GrpcValidator::new(c, chain_id(spec))),
+        None => Arc::new(hypasis_validator::LocalValidator::new(spec.clone())),
+    };
+    Fetcher::new(fc, leases, sink, pool, validator, metrics)
 }
 
 /// Leases from the schedulers at `urls` (the leader and its standbys; dialed lazily, the

@@ -1,4 +1,5 @@
-//! The `hypasis.v1.Validator` service: `ValidateRange` checks a streamed range of blocks with
+//! Both sides of the validation seam ([`LocalValidator`] in process, [`GrpcValidator`] over
+//! gRPC) and the `hypasis.v1.Validator` service: `ValidateRange` checks a streamed range of blocks with
 //! [`hypasis_validation`] and streams the verdicts back.
 //!
 //! Protocol (see `proto/hypasis/v1/validator.proto`):
@@ -18,6 +19,12 @@
 //! block data (that is a verdict): `INVALID_ARGUMENT` for a missing or repeated start, an
 //! unknown chain, blocks out of order or outside the range, a range larger than
 //! [`MAX_RANGE_BLOCKS`], an incomplete range.
+
+pub mod client;
+pub mod local;
+
+pub use client::GrpcValidator;
+pub use local::LocalValidator;
 
 use alloy_primitives::{Address, B256};
 use hypasis_primitives::{ChainSpec, Fault, VerificationLevel};
@@ -329,6 +336,12 @@ impl ValidatorService {
     }
 }
 
+/// The whole range's level: the weakest level of any of its blocks (`None` when a part of it
+/// reached none).
+pub fn range_level(report: &RangeReport) -> Option<VerificationLevel> {
+    report.ranges.iter().map(|r| r.level).min().flatten()
+}
+
 /// The verdicts for a validation outcome.
 pub fn verdicts(
     start: u64,
@@ -340,17 +353,10 @@ pub fn verdicts(
     let range = Some(v1::BlockRange { start, end });
     match outcome {
         Ok(report) => {
-            // The whole range's level: the weakest level of any of its blocks.
-            let level = report
-                .ranges
-                .iter()
-                .map(|r| r.level)
-                .min()
-                .flatten()
-                .map_or(
-                    v1::VerificationLevel::Unspecified,
-                    v1::VerificationLevel::from,
-                );
+            let level = range_level(report).map_or(
+                v1::VerificationLevel::Unspecified,
+                v1::VerificationLevel::from,
+            );
             vec![v1::ValidateRangeResponse {
                 item: Some(Item::Done(v1::RangeVerdict {
                     range,

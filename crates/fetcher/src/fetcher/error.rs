@@ -6,7 +6,7 @@ use alloy_primitives::B256;
 use hypasis_downloader::fetch::FetchError;
 use hypasis_primitives::{Fault, FaultClass};
 use hypasis_scheduler_api::FailureReason;
-use hypasis_validation::ValidationError;
+use hypasis_validator_api::{Rule, ValidateError};
 
 /// Why the fetcher gave a unit back.
 #[derive(Debug, thiserror::Error)]
@@ -23,12 +23,12 @@ pub enum UnitError {
     },
     /// The downloaded data broke a rule (the validation library's or the validator service's
     /// verdict, or the link to a trusted neighbour): the peer that sent it is scored down.
-    #[error("invalid data ({rule}): {message}")]
+    #[error("invalid data ({rule}): {message}", rule = rule.as_str())]
     Invalid {
         /// The block at fault.
         number: u64,
-        /// The rule's name.
-        rule: String,
+        /// The rule.
+        rule: Rule,
         /// What is wrong.
         message: String,
     },
@@ -43,12 +43,10 @@ pub enum UnitError {
         /// What the peer's header says.
         got: B256,
     },
-    /// The validation library refused for a reason that says nothing about the data.
-    #[error("validation: {0}")]
-    Validation(#[source] ValidationError),
-    /// The validator service failed or refused for a local reason.
-    #[error("validator service: {0}")]
-    ValidatorService(String),
+    /// The validator refused for a reason that says nothing about the data (an anchor it could
+    /// not apply, a fork this build does not know), or could not be asked.
+    #[error("validator: {0}")]
+    Validator(#[source] ValidateError),
     /// Nothing to link the unit to before the link wait ran out.
     #[error("no trusted anchor or stored neighbour to link the unit to")]
     NoLink,
@@ -60,9 +58,6 @@ pub enum UnitError {
         /// Last block not covered.
         end: u64,
     },
-    /// The validation returned no verdict for any block.
-    #[error("empty validation report")]
-    EmptyReport,
     /// The download ended without blocks.
     #[error("no blocks")]
     NoBlocks,
@@ -113,12 +108,10 @@ impl Fault for UnitError {
             Self::Download(e) => e.fault(),
             Self::Invalid { .. } | Self::OtherFork { .. } | Self::NoBlocks => FaultClass::Peer,
             Self::CorruptStore { .. } => FaultClass::Fatal,
+            Self::Validator(e) => e.fault(),
             Self::OverBudget { .. }
-            | Self::Validation(_)
-            | Self::ValidatorService(_)
             | Self::NoLink
             | Self::NoAnchor { .. }
-            | Self::EmptyReport
             | Self::RangeMismatch
             | Self::Store(_)
             | Self::ParentConflict { .. }
@@ -166,10 +159,9 @@ impl UnitError {
     /// For a validation failure, the rule that failed, as the wire names it.
     pub fn rule(&self) -> Option<hypasis_proto::v1::ValidationRule> {
         let rule = match self {
-            Self::Validation(e) => e.rule_code(),
-            Self::Invalid { rule, .. } => *hypasis_validation::Rule::ALL
-                .iter()
-                .find(|r| r.as_str() == rule.as_str())?,
+            Self::Validator(ValidateError::Broken { rule, .. }) | Self::Invalid { rule, .. } => {
+                *rule
+            }
             _ => return None,
         };
         hypasis_proto::v1::ValidationRule::try_from(rule.code()).ok()
@@ -185,17 +177,25 @@ mod tests {
     fn validation_failures_name_their_rule_on_the_wire() {
         let bad = UnitError::Invalid {
             number: 1,
-            rule: "parent-hash".into(),
+            rule: Rule::ParentHash,
             message: String::new(),
         };
         let rule = bad.rule().expect("a known rule");
         assert_eq!(rule.as_str_name(), "VALIDATION_RULE_PARENT_HASH");
-        let unknown = UnitError::Invalid {
+        assert_eq!(bad.to_string(), "invalid data (parent-hash): ");
+        let local = UnitError::Validator(ValidateError::Broken {
             number: 1,
-            rule: "no-such-rule".into(),
+            rule: Rule::BaseFee,
             message: String::new(),
-        };
-        assert_eq!(unknown.rule(), None);
+            class: FaultClass::Local,
+        });
+        assert_eq!(
+            local.rule().map(|r| r.as_str_name()),
+            Some("VALIDATION_RULE_BASE_FEE")
+        );
+        assert_eq!(local.fault(), FaultClass::Local);
+        let down = UnitError::Validator(ValidateError::Unavailable("down".into()));
+        assert_eq!(down.rule(), None);
         assert_eq!(UnitError::NoBlocks.rule(), None);
     }
 
@@ -203,7 +203,7 @@ mod tests {
     fn each_class_has_its_action() {
         let peer = UnitError::Invalid {
             number: 5,
-            rule: "transactions-root".into(),
+            rule: Rule::TransactionsRoot,
             message: "mismatch".into(),
         };
         assert_eq!(peer.fault(), FaultClass::Peer);

@@ -6,7 +6,7 @@ use super::{Fetcher, UnitError, UnitPhase};
 use crate::lease::LeasedUnit;
 use alloy_primitives::B256;
 use hypasis_network::pool::Fault;
-use hypasis_validation::SealedHeader;
+use hypasis_validator_api::SealedHeader;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tracing::warn;

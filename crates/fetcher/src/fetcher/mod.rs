@@ -28,7 +28,7 @@ use hypasis_downloader::fetch::FetchConfig;
 use hypasis_network::pool::Pool;
 use hypasis_primitives::FaultClass;
 use hypasis_scheduler_api::{Direction, FailureReason};
-use hypasis_validation::Validator;
+use hypasis_validator_api::RangeValidator;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -62,9 +62,6 @@ pub struct FetcherConfig {
     /// How long a downloaded unit without a trusted anchor waits for a stored neighbour
     /// (the block before it, or the block after it) to link to before giving the unit back.
     pub link_wait: Duration,
-    /// Validate through the validator service (its channel and the chain) instead of the
-    /// in-process validation library.
-    pub validator_service: Option<(tonic::transport::Channel, hypasis_proto::v1::ChainId)>,
 }
 
 impl FetcherConfig {
@@ -80,7 +77,6 @@ impl FetcherConfig {
             progress_interval: Duration::from_secs(5),
             max_idle: Duration::from_secs(2),
             link_wait: Duration::from_secs(60),
-            validator_service: None,
         }
     }
 }
@@ -126,7 +122,7 @@ struct Shared {
     leases: Arc<dyn LeaseSource>,
     sink: Arc<dyn BlockSink>,
     pool: Pool,
-    validator: Arc<Validator>,
+    validator: Arc<dyn RangeValidator>,
     budget: ByteBudget,
     metrics: FetcherMetrics,
     active: Mutex<HashMap<String, ActiveUnit>>,
@@ -150,13 +146,14 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// A fetcher over a lease source, a sink, the peer pool and a validator.
+    /// A fetcher over a lease source, a sink, the peer pool and a validator (in process or
+    /// the validator service: the validation seam).
     pub fn new(
         config: FetcherConfig,
         leases: Arc<dyn LeaseSource>,
         sink: Arc<dyn BlockSink>,
         pool: Pool,
-        validator: Validator,
+        validator: Arc<dyn RangeValidator>,
         metrics: FetcherMetrics,
     ) -> Self {
         let budget = ByteBudget::new(config.memory_budget, metrics.clone());
@@ -167,7 +164,7 @@ impl Fetcher {
                 leases,
                 sink,
                 pool,
-                validator: Arc::new(validator),
+                validator,
                 budget,
                 metrics,
                 active: Mutex::new(HashMap::new()),

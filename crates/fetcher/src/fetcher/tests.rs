@@ -123,7 +123,7 @@ fn fetcher(leases: Arc<OneLease>, sink: BadStore) -> Fetcher {
         leases,
         Arc::new(sink),
         pool,
-        Validator::new(spec),
+        Arc::new(hypasis_validator::LocalValidator::new(spec)),
         FetcherMetrics::unregistered(),
     )
 }
