@@ -162,6 +162,20 @@ fn start_checkpoint(tmp: &Path, extra: &[&str], tag: &str) -> Service {
     }
 }
 
+/// A checkpoint service started with `extra` flags, once it serves.
+async fn start_ready(tmp: &Path, extra: &[&str], tag: &str) -> (Service, Channel) {
+    let mut svc = start_checkpoint(tmp, extra, tag);
+    let ch = wait_ready(
+        &mut svc.proc,
+        svc.grpc,
+        &tmp.join("certs"),
+        "hypasis.v1.CheckpointService",
+        "localhost",
+    )
+    .await;
+    (svc, ch)
+}
+
 async fn latest_id(c: &mut CheckpointServiceClient<Channel>) -> Option<u64> {
     c.latest(v1::LatestCheckpointRequest {})
         .await
@@ -196,16 +210,7 @@ async fn service_persists_serves_watches_and_survives_outages() {
         "--data-dir",
         data.to_str().unwrap(),
     ];
-    let mut svc = start_checkpoint(tmp.path(), &args, "1");
-    let certs = tmp.path().join("certs");
-    let ch = wait_ready(
-        &mut svc.proc,
-        svc.grpc,
-        &certs,
-        "hypasis.v1.CheckpointService",
-        "localhost",
-    )
-    .await;
+    let (mut svc, ch) = start_ready(tmp.path(), &args, "1").await;
     let mut client = CheckpointServiceClient::new(ch.clone());
 
     // Reflection lists the service.
@@ -391,15 +396,7 @@ async fn service_persists_serves_watches_and_survives_outages() {
         "did not stop on SIGTERM"
     );
     http.clear();
-    let mut svc2 = start_checkpoint(tmp.path(), &args, "2");
-    let ch2 = wait_ready(
-        &mut svc2.proc,
-        svc2.grpc,
-        &certs,
-        "hypasis.v1.CheckpointService",
-        "localhost",
-    )
-    .await;
+    let (svc2, ch2) = start_ready(tmp.path(), &args, "2").await;
     let mut client2 = CheckpointServiceClient::new(ch2.clone());
     assert_eq!(latest_id(&mut client2).await, Some(6));
     let m2 = svc2.metrics;
@@ -585,16 +582,7 @@ async fn the_trusted_head_follows_heimdall_milestones_over_grpc() {
         "--data-dir",
         data.to_str().unwrap(),
     ];
-    let mut svc = start_checkpoint(tmp.path(), &args, "head");
-    let certs = tmp.path().join("certs");
-    let ch = wait_ready(
-        &mut svc.proc,
-        svc.grpc,
-        &certs,
-        "hypasis.v1.CheckpointService",
-        "localhost",
-    )
-    .await;
+    let (svc, ch) = start_ready(tmp.path(), &args, "head").await;
     let mut client = CheckpointServiceClient::new(ch.clone());
     let anchors = hypasis_checkpoint::GrpcAnchors::new(ch.clone());
 

@@ -32,6 +32,16 @@ pub struct RangeRequest<'a> {
     pub checkpoints: &'a [Checkpoint],
 }
 
+impl RangeRequest<'_> {
+    /// The first and last block numbers; an empty range is refused.
+    pub fn bounds(&self) -> Result<(u64, u64), ValidateError> {
+        match (self.blocks.first(), self.blocks.last()) {
+            (Some(first), Some(last)) => Ok((first.number, last.number)),
+            _ => Err(ValidateError::Protocol("an empty range")),
+        }
+    }
+}
+
 /// Why a range did not validate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidateError {

@@ -51,10 +51,7 @@ impl RangeValidator for GrpcValidator {
         &self,
         request: RangeRequest<'_>,
     ) -> Result<Option<VerificationLevel>, ValidateError> {
-        let (Some(first), Some(last)) = (request.blocks.first(), request.blocks.last()) else {
-            return Err(ValidateError::Protocol("an empty range"));
-        };
-        let (first, last) = (first.number, last.number);
+        let (first, last) = request.bounds()?;
         // One checkpoint travels with a range: the one covering it exactly.
         let checkpoint = request
             .checkpoints

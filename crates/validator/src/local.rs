@@ -43,10 +43,7 @@ impl RangeValidator for LocalValidator {
         &self,
         request: RangeRequest<'_>,
     ) -> Result<Option<VerificationLevel>, ValidateError> {
-        let (Some(first), Some(last)) = (request.blocks.first(), request.blocks.last()) else {
-            return Err(ValidateError::Protocol("an empty range"));
-        };
-        let (first, last) = (first.number, last.number);
+        let (first, last) = request.bounds()?;
         let mut anchors = Anchors {
             parent: request
                 .parent
