@@ -185,7 +185,8 @@ def check_semantics(label: str, objs: list[tuple[str, dict]], values: dict, bin_
     by_kind: dict[str, dict[str, dict]] = {}
     for _, o in objs:
         by_kind.setdefault(o["kind"], {})[o["metadata"]["name"]] = o
-    deps = by_kind.get("Deployment", {})
+    # Every service is a Deployment, or a StatefulSet (fetchers with persistence).
+    deps = {**by_kind.get("Deployment", {}), **by_kind.get("StatefulSet", {})}
     svcs = by_kind.get("Service", {})
     tls = values["tls"]
     for svc in SERVICES:
@@ -208,6 +209,7 @@ def check_semantics(label: str, objs: list[tuple[str, dict]], values: dict, bin_
         check("--insecure" not in args, f"{where}: --insecure")
         mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
         vols = {vol["name"]: vol for vol in pod.get("volumes", [])}
+        claims = {t["metadata"]["name"]: t for t in spec.get("volumeClaimTemplates", [])}
         tls_mount = mounts.get(tls["mountPath"])
         if check(tls_mount is not None, f"{where}: nothing mounted at {tls['mountPath']}"):
             secret = vols.get(tls_mount["name"], {}).get("secret", {})
@@ -215,7 +217,7 @@ def check_semantics(label: str, objs: list[tuple[str, dict]], values: dict, bin_
             paths = {i["path"] for i in secret.get("items", [])}
             check(paths == {"ca.pem", f"{svc}.pem", f"{svc}.key"}, f"{where}: TLS files {paths}")
         for m in mounts.values():
-            check(m["name"] in vols, f"{where}: mount of undefined volume {m['name']}")
+            check(m["name"] in vols or m["name"] in claims, f"{where}: mount of undefined volume {m['name']}")
         # Listen on all interfaces, on the ports the Service and the probes use.
         ports = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}
         check(arg_values(args, "--listen") == [f"0.0.0.0:{v['grpcPort']}"], f"{where}: --listen")
@@ -300,6 +302,7 @@ def check_semantics(label: str, objs: list[tuple[str, dict]], values: dict, bin_
             hpa = hpas.get(f"{RELEASE}-fetcher")
             if check(hpa is not None, f"{label}: fetcher HPA missing"):
                 check(hpa["spec"]["scaleTargetRef"]["name"] == fet["metadata"]["name"], f"{label}: HPA target")
+                check(hpa["spec"]["scaleTargetRef"]["kind"] == fet["kind"], f"{label}: HPA target kind")
                 check(hpa["spec"]["minReplicas"] == fv["autoscaling"]["minReplicas"], f"{label}: HPA min")
         else:
             check(fet["spec"].get("replicas") == fv["replicas"],
@@ -312,6 +315,19 @@ def check_semantics(label: str, objs: list[tuple[str, dict]], values: dict, bin_
             check(int(budget[0]) * 2 <= mebibytes(limit), f"{label}: fetcher budget {budget[0]} MiB not well below {limit}")
         check(arg_values(args, "--etcd") == values["etcd"]["endpoints"], f"{label}: fetcher --etcd")
         check(arg_values(args, "--chain") == [values["chain"]], f"{label}: fetcher --chain")
+        # The node key lives in --data-dir: a claim per pod with persistence (a StatefulSet,
+        # so each enode survives pod replacement), else an emptyDir.
+        check(arg_values(args, "--data-dir") == [fv["dataDir"]], f"{label}: fetcher --data-dir")
+        data = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}.get(fv["dataDir"])
+        pod_vols = {v["name"]: v for v in fet["spec"]["template"]["spec"].get("volumes", [])}
+        claim_names = {t["metadata"]["name"] for t in fet["spec"].get("volumeClaimTemplates", [])}
+        if fv["persistence"]["enabled"]:
+            check(fet["kind"] == "StatefulSet", f"{label}: fetcher with persistence is a {fet['kind']}")
+            check(data in claim_names, f"{label}: fetcher data dir not on a per-pod claim")
+            check(fet["spec"].get("serviceName") == fet["metadata"]["name"], f"{label}: StatefulSet serviceName")
+        else:
+            check(fet["kind"] == "Deployment", f"{label}: fetcher without persistence is a {fet['kind']}")
+            check("emptyDir" in pod_vols.get(data, {}), f"{label}: fetcher data dir not on an emptyDir")
 
     # Store: FoundationDB cluster file from a ConfigMap, or redb on its volume.
     store = deps.get(f"{RELEASE}-store")

@@ -149,25 +149,33 @@ readinessProbe:
 
 {{/*
 A service's Deployment. Call with (dict "root" $ "name" "store" "args" (list ...) "ports" (list ...)
-"mounts" (list ...) "volumes" (list ...) "strategy" (dict ...) "replicas" true|false).
+"mounts" (list ...) "volumes" (list ...) "strategy" (dict ...) "replicas" true|false); with
+"kind" "StatefulSet" and "claims" (list ...) it is a StatefulSet whose pods each get the claims
+(volumeClaimTemplates), its update strategy the given one.
 */}}
 {{- define "hypasis.deployment" -}}
 {{- $root := .root -}}
 {{- $v := index $root.Values .name -}}
 {{- $ctx := dict "root" $root "name" .name -}}
+{{- $kind := default "Deployment" .kind -}}
 apiVersion: apps/v1
-kind: Deployment
+kind: {{ $kind }}
 metadata:
   name: {{ include "hypasis.componentName" $ctx }}
   labels:
     {{- include "hypasis.labels" $ctx | nindent 4 }}
 spec:
+  {{- if eq $kind "StatefulSet" }}
+  serviceName: {{ include "hypasis.componentName" $ctx }}
+  # Fetchers are peers of each other, not an ordered set: start and stop them together.
+  podManagementPolicy: Parallel
+  {{- end }}
   {{- if .replicas }}
   replicas: {{ $v.replicas }}
   {{- end }}
   revisionHistoryLimit: 5
   {{- with .strategy }}
-  strategy:
+  {{ if eq $kind "StatefulSet" }}updateStrategy{{ else }}strategy{{ end }}:
     {{- toYaml . | nindent 4 }}
   {{- end }}
   selector:
@@ -271,6 +279,10 @@ spec:
       affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+  {{- with .claims }}
+  volumeClaimTemplates:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}
 
 {{/* A service's Service: gRPC and metrics ports. */}}
