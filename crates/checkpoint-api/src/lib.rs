@@ -1,12 +1,13 @@
 //! The seam between the checkpoint service and what it anchors: a [`TrustedBlock`] is a block
 //! trusted by number and hash, the **trusted head** is the newest one, and an [`AnchorStream`]
-//! hands it out (in process: `hypasis_checkpoint::service::Hub`; over gRPC:
-//! `hypasis_checkpoint::client::GrpcAnchors`, on `CheckpointService.TrustedHead` and
-//! `WatchTrustedHead`). Anchors reach the scheduler and standalone only this way, after the
-//! checkpoint service's cross-check, never from a source read directly.
+//! hands it out; a [`CheckpointFeed`] hands out the accepted checkpoints (Polygon ranges with
+//! their roots). Both are implemented in process by `hypasis_checkpoint::service::Hub` and
+//! over gRPC by `hypasis_checkpoint::client::GrpcAnchors` (`CheckpointService.TrustedHead`,
+//! `WatchTrustedHead`, `List`). Anchors and checkpoints reach the scheduler and standalone only
+//! this way, after the checkpoint service's cross-check, never from a source read directly.
 
 use alloy_primitives::B256;
-use hypasis_primitives::{Fault, FaultClass};
+use hypasis_primitives::{Checkpoint, Fault, FaultClass};
 use hypasis_proto::v1;
 use std::fmt;
 
@@ -126,6 +127,28 @@ pub trait AnchorStream: Send + Sync + fmt::Debug {
 
     /// Waits until the trusted head is above `after` (any head when `None`) and returns it.
     async fn wait_above(&self, after: Option<u64>) -> Result<TrustedBlock, AnchorError>;
+}
+
+/// Hands out the checkpoints the checkpoint service accepted, ascending by id.
+#[async_trait::async_trait]
+pub trait CheckpointFeed: Send + Sync + fmt::Debug {
+    /// Accepted checkpoints with id `from_id` or above, ascending, at most `limit`.
+    async fn accepted(&self, from_id: u64, limit: usize) -> Result<Vec<Checkpoint>, AnchorError>;
+}
+
+/// A fixed set of checkpoints: none (a deployment anchored on a block hash alone), or those a
+/// configuration or a test gives.
+#[derive(Debug, Clone, Default)]
+pub struct FixedCheckpoints(pub Vec<Checkpoint>);
+
+#[async_trait::async_trait]
+impl CheckpointFeed for FixedCheckpoints {
+    async fn accepted(&self, from_id: u64, limit: usize) -> Result<Vec<Checkpoint>, AnchorError> {
+        let mut out: Vec<Checkpoint> = self.0.iter().filter(|c| c.id >= from_id).cloned().collect();
+        out.sort_by_key(|c| c.id);
+        out.truncate(limit);
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

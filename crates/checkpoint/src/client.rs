@@ -1,9 +1,14 @@
-//! [`GrpcAnchors`]: the [`AnchorStream`] of a remote checkpoint service (`TrustedHead`,
-//! `WatchTrustedHead`).
+//! [`GrpcAnchors`]: the [`AnchorStream`] and [`CheckpointFeed`] of a remote checkpoint service
+//! (`TrustedHead`, `WatchTrustedHead`, `List`).
 
-use hypasis_checkpoint_api::{AnchorError, AnchorStream, TrustedBlock};
+use hypasis_checkpoint_api::{AnchorError, AnchorStream, CheckpointFeed, TrustedBlock};
+use hypasis_primitives::Checkpoint;
 use hypasis_proto::v1::{self, checkpoint_service_client::CheckpointServiceClient};
+use std::time::Duration;
 use tonic::transport::Channel;
+
+/// Bound of one unary call.
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The trusted head of the checkpoint service at the other end of a channel.
 #[derive(Debug, Clone)]
@@ -22,6 +27,33 @@ impl GrpcAnchors {
 
 fn unavailable(s: &tonic::Status) -> AnchorError {
     AnchorError::Unavailable(format!("{:?}: {}", s.code(), s.message()))
+}
+
+#[async_trait::async_trait]
+impl CheckpointFeed for GrpcAnchors {
+    async fn accepted(&self, from_id: u64, limit: usize) -> Result<Vec<Checkpoint>, AnchorError> {
+        let mut c = self.client.clone();
+        let call = c.list(v1::ListCheckpointsRequest {
+            from_id: Some(from_id),
+            to_id: None,
+            limit: u32::try_from(limit).unwrap_or(u32::MAX),
+            latest_only: false,
+        });
+        let resp = tokio::time::timeout(CALL_TIMEOUT, call)
+            .await
+            .map_err(|_| {
+                AnchorError::Unavailable(format!("List timed out after {CALL_TIMEOUT:?}"))
+            })?
+            .map_err(|s| unavailable(&s))?
+            .into_inner();
+        resp.checkpoints
+            .into_iter()
+            .map(|c| {
+                Checkpoint::try_from(c)
+                    .map_err(|_| AnchorError::Invalid("a checkpoint that does not decode"))
+            })
+            .collect()
+    }
 }
 
 #[async_trait::async_trait]

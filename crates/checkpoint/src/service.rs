@@ -12,7 +12,9 @@ use crate::metrics::CheckpointMetrics;
 use crate::quorum::{CrossCheckError, CrossChecker, TrustedHeadError};
 use crate::retry::Backoff;
 use crate::store::{CheckpointStore, StoreError};
-use hypasis_checkpoint_api::{AnchorError, AnchorStream, TrustOrigin, TrustedBlock};
+use hypasis_checkpoint_api::{
+    AnchorError, AnchorStream, CheckpointFeed, TrustOrigin, TrustedBlock,
+};
 use hypasis_gaps::Range;
 use hypasis_primitives::{Checkpoint, Fault, FaultClass};
 use hypasis_proto::v1;
@@ -624,5 +626,15 @@ impl AnchorStream for Hub {
                 .ok_or(AnchorError::Closed),
             _ = closed.wait_for(|c| *c) => Err(AnchorError::Closed),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl CheckpointFeed for Hub {
+    async fn accepted(&self, from_id: u64, limit: usize) -> Result<Vec<Checkpoint>, AnchorError> {
+        self.store
+            .list(from_id, u64::MAX, limit)
+            .await
+            .map_err(|e| AnchorError::Unavailable(e.to_string()))
     }
 }

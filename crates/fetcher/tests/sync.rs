@@ -240,9 +240,16 @@ async fn setup_with(
         number: mid,
         hash: Some(blocks[mid as usize].hash),
     });
-    let mut durable = DurableScheduler::open(store, config, Arc::new(SystemClock), 1, anchor)
-        .await
-        .unwrap();
+    let mut durable = DurableScheduler::open(
+        store,
+        no_checkpoints(),
+        config,
+        Arc::new(SystemClock),
+        1,
+        anchor,
+    )
+    .await
+    .unwrap();
     durable.observe_tip(latest).await.unwrap();
     let leases = Arc::new(InProcessLeases::new(Arc::new(Mutex::new(durable))));
 
@@ -548,9 +555,16 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
         hash: Some(blocks[mid as usize].hash),
     });
     let durable = Arc::new(Mutex::new(
-        DurableScheduler::open(store, config, Arc::new(SystemClock), 1, anchor)
-            .await
-            .unwrap(),
+        DurableScheduler::open(
+            store,
+            no_checkpoints(),
+            config,
+            Arc::new(SystemClock),
+            1,
+            anchor,
+        )
+        .await
+        .unwrap(),
     ));
     let spec = ChainSpec::from_genesis_json(GENESIS_JSON).unwrap();
     let mut fc = FetcherConfig::new("fetcher-heads");
@@ -634,4 +648,9 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
     for b in stored {
         assert_eq!(b.hash, blocks[b.number as usize].hash, "block {}", b.number);
     }
+}
+
+/// These schedules are anchored on a block hash alone: no accepted checkpoints.
+fn no_checkpoints() -> Arc<dyn hypasis_checkpoint_api::CheckpointFeed> {
+    Arc::new(hypasis_checkpoint_api::FixedCheckpoints::default())
 }

@@ -3,7 +3,7 @@
 
 use crate::runtime::default_advertise;
 use crate::{ConfigError, NodeError};
-use hypasis_checkpoint_api::AnchorStream;
+use hypasis_checkpoint_api::{AnchorStream, CheckpointFeed, FixedCheckpoints};
 use hypasis_config::CommonConfig;
 use hypasis_coordination::{Coordinator, EtcdCoordinator, EtcdOptions, LocalCoordinator};
 use hypasis_primitives::{B256, ChainSpec};
@@ -77,9 +77,10 @@ impl SchedulerSettings {
     }
 }
 
-/// Assembles a scheduler node for `spec` over its seams: durable state and inputs
-/// (`store`), leader election (`coordinator`); `health` (when serving alone) reports it
-/// `NOT_SERVING` while it is a standby.
+/// Assembles a scheduler node for `spec` over its seams: durable state and gaps (`store`), the
+/// accepted checkpoints (`checkpoints`: the checkpoint service or its in-process hub), leader
+/// election (`coordinator`); `health` (when serving alone) reports it `NOT_SERVING` while it is
+/// a standby.
 #[allow(clippy::too_many_arguments)]
 pub fn build(
     spec: &ChainSpec,
@@ -87,6 +88,7 @@ pub fn build(
     anchor: AnchorSource,
     advertise: String,
     store: Arc<dyn SchedulerStore>,
+    checkpoints: Arc<dyn CheckpointFeed>,
     coordinator: Arc<dyn Coordinator>,
     metrics: SchedulerMetrics,
     health: Option<(
@@ -110,6 +112,7 @@ pub fn build(
             static_tip: settings.static_tip,
         },
         store,
+        checkpoints,
         coordinator,
         Arc::new(SystemClock),
         metrics,
@@ -147,6 +150,19 @@ pub fn parse_anchor(
     Ok(Anchor { number, hash })
 }
 
+/// Where the scheduler service anchors its schedule when it is first made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceAnchor {
+    /// A configured trusted block (`--anchor`).
+    Fixed(Anchor),
+    /// The checkpoint service's trusted head (Polygon: Heimdall's milestone; Ethereum: the
+    /// newest block anchor), waited for at start.
+    TrustedHead,
+    /// The end of the checkpoint service's newest accepted checkpoint (Polygon with L1
+    /// sources only: no milestone, no trusted head).
+    LatestCheckpoint,
+}
+
 /// Settings of the scheduler service.
 #[derive(Debug, Clone)]
 pub struct SchedulerServiceConfig {
@@ -165,9 +181,10 @@ pub struct SchedulerServiceConfig {
     /// This instance's URL as clients dial it (default: from the listen address).
     pub advertise: Option<String>,
     /// Where the sync is anchored.
-    pub anchor: AnchorSource,
-    /// Without a fixed anchor: the checkpoint service whose trusted head (Polygon: Heimdall's
-    /// latest milestone) anchors the schedule.
+    pub anchor: ServiceAnchor,
+    /// The checkpoint service: its accepted checkpoints raise units to `checkpoint-root`, and
+    /// without a fixed anchor its trusted head (Polygon: Heimdall's latest milestone) anchors
+    /// the schedule. `None`: no checkpoints (a schedule on a fixed anchor alone).
     pub checkpoint: Option<String>,
     /// Cutting and leasing.
     pub settings: SchedulerSettings,
@@ -195,17 +212,41 @@ pub async fn serve(cfg: SchedulerServiceConfig) -> Result<(), NodeError> {
     else {
         return Ok(());
     };
-    let mut anchor = cfg.anchor;
-    if let Some(url) = &cfg.checkpoint
-        && matches!(anchor, AnchorSource::LatestCheckpoint)
-    {
-        let channel = hypasis_server::lazy_channel(url, &tls, "scheduler", "checkpoint")?;
-        let anchors = hypasis_checkpoint::GrpcAnchors::new(channel);
-        let Some(a) = trusted_head_anchor(&anchors, &mut stop_rx).await else {
-            return Ok(());
-        };
-        anchor = AnchorSource::Fixed(a);
-    }
+    let (anchor, checkpoints): (AnchorSource, Arc<dyn CheckpointFeed>) = match (
+        &cfg.checkpoint,
+        cfg.anchor,
+    ) {
+        (Some(url), how) => {
+            let channel = hypasis_server::lazy_channel(url, &tls, "scheduler", "checkpoint")?;
+            let anchors = hypasis_checkpoint::GrpcAnchors::new(channel);
+            let anchor = match how {
+                ServiceAnchor::Fixed(a) => AnchorSource::Fixed(a),
+                ServiceAnchor::LatestCheckpoint => AnchorSource::LatestCheckpoint,
+                ServiceAnchor::TrustedHead => {
+                    let Some(a) = trusted_head_anchor(&anchors, &mut stop_rx).await else {
+                        return Ok(());
+                    };
+                    AnchorSource::Fixed(a)
+                }
+            };
+            (anchor, Arc::new(anchors))
+        }
+        (None, ServiceAnchor::Fixed(a)) => {
+            tracing::warn!(
+                "no --checkpoint given: no checkpoints (units are only hash-linked to the anchor)"
+            );
+            (
+                AnchorSource::Fixed(a),
+                Arc::new(FixedCheckpoints::default()),
+            )
+        }
+        (None, _) => {
+            return Err(ConfigError::Missing(
+                "give --checkpoint URL (the checkpoint service) or a fixed --anchor NUMBER:HASH",
+            )
+            .into());
+        }
+    };
     let store = Arc::new(GrpcSchedulerStore::new(channel, rt.max_message_bytes));
     let coordinator: Arc<dyn Coordinator> = if cfg.etcd.is_empty() {
         tracing::warn!("no --etcd given: running as the only scheduler (no leader election)");
@@ -224,6 +265,7 @@ pub async fn serve(cfg: SchedulerServiceConfig) -> Result<(), NodeError> {
         anchor,
         advertise,
         store,
+        checkpoints,
         coordinator,
         metrics,
         Some((rt.health.clone(), hypasis_proto::service_names::SCHEDULER)),

@@ -302,6 +302,8 @@ impl Standalone {
             anchor,
             format!("in-process://{}", cfg.listen),
             Arc::new(StorageSchedulerStore(storage.clone())),
+            // Checkpoints as the follower accepted them, from its hub.
+            Arc::new(hub.clone()),
             coordinator.clone(),
             SchedulerMetrics::register(&registry)?,
             None,

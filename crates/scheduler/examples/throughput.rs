@@ -80,6 +80,7 @@ async fn durable() {
     let store = Arc::new(StorageSchedulerStore(storage));
     let mut d = DurableScheduler::open(
         store,
+        Arc::new(hypasis_checkpoint_api::FixedCheckpoints::default()),
         config(),
         Arc::new(SystemClock),
         1,

@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::SchedulerConfig;
 use crate::scheduler::{Anchor, CheckpointSpan, RestoreError, Scheduler};
 use crate::store::{SchedulerStore, StoreError};
+use hypasis_checkpoint_api::CheckpointFeed;
 use hypasis_gaps::Range;
 use hypasis_primitives::Checkpoint;
 use hypasis_storage_api::SchedulerDelta;
@@ -43,7 +44,7 @@ impl hypasis_primitives::Fault for DurableError {
 pub enum AnchorSource {
     /// A configured trusted block.
     Fixed(Anchor),
-    /// The end of the newest checkpoint in the store when the schedule is first made.
+    /// The end of the newest accepted checkpoint when the schedule is first made.
     LatestCheckpoint,
 }
 
@@ -55,6 +56,8 @@ const CHECKPOINT_PAGE: usize = 1000;
 pub struct DurableScheduler {
     sched: Scheduler,
     store: Arc<dyn SchedulerStore>,
+    /// The accepted checkpoints, from the checkpoint service (or its in-process hub).
+    feed: Arc<dyn CheckpointFeed>,
     config: SchedulerConfig,
     clock: Arc<dyn Clock>,
     anchor_source: AnchorSource,
@@ -80,6 +83,7 @@ impl DurableScheduler {
     /// returned to the queue, new units).
     pub async fn open(
         store: Arc<dyn SchedulerStore>,
+        feed: Arc<dyn CheckpointFeed>,
         config: SchedulerConfig,
         clock: Arc<dyn Clock>,
         term: u64,
@@ -100,6 +104,7 @@ impl DurableScheduler {
         let mut d = Self {
             sched: Scheduler::new(config.clone(), clock.clone(), term),
             store,
+            feed,
             config,
             clock,
             anchor_source,
@@ -246,12 +251,30 @@ impl DurableScheduler {
     }
 
     async fn sync_inputs_inner(&mut self) -> Result<(), DurableError> {
-        // New checkpoints.
-        let mut new = Vec::new();
+        // New checkpoints, from the checkpoint service. Read before anything changes: while it
+        // is unreachable the schedule goes on with the checkpoints it knows.
+        let mut pages = Vec::new();
+        let mut from = self.checkpoints.last().map(|c| c.id + 1).unwrap_or(0);
         loop {
-            let from = self.checkpoints.last().map(|c| c.id + 1).unwrap_or(0);
-            let page = self.store.checkpoints(from, CHECKPOINT_PAGE).await?;
-            let n = page.len();
+            match self.feed.accepted(from, CHECKPOINT_PAGE).await {
+                Ok(page) => {
+                    let n = page.len();
+                    if let Some(l) = page.last() {
+                        from = l.id + 1;
+                    }
+                    pages.push(page);
+                    if n < CHECKPOINT_PAGE {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the accepted checkpoints failed; going on with the known ones");
+                    break;
+                }
+            }
+        }
+        let mut new = Vec::new();
+        for page in pages {
             for c in page {
                 let span = CheckpointSpan::from(&c);
                 if self.checkpoints.last().is_none_or(|l| span.id > l.id) {
@@ -263,9 +286,6 @@ impl DurableScheduler {
                     }
                     self.latest_checkpoint = Some(c);
                 }
-            }
-            if n < CHECKPOINT_PAGE {
-                break;
             }
         }
         if !new.is_empty() {

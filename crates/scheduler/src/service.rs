@@ -14,6 +14,7 @@ use crate::metrics::SchedulerMetrics;
 use crate::scheduler::{Completion, SchedulerError, Status, UnitFilter};
 use crate::store::SchedulerStore;
 use crate::unit::{Direction, FailureReason};
+use hypasis_checkpoint_api::CheckpointFeed;
 use hypasis_coordination::{Coordinator, Members};
 use hypasis_proto::v1;
 use hypasis_proto::v1::scheduler_server::{Scheduler as SchedulerRpc, SchedulerServer};
@@ -63,6 +64,7 @@ pub struct NodeConfig {
 pub struct SchedulerNode {
     cfg: NodeConfig,
     store: Arc<dyn SchedulerStore>,
+    checkpoints: Arc<dyn CheckpointFeed>,
     coordinator: Arc<dyn Coordinator>,
     clock: Arc<dyn Clock>,
     metrics: SchedulerMetrics,
@@ -106,6 +108,7 @@ impl SchedulerNode {
     pub fn new(
         cfg: NodeConfig,
         store: Arc<dyn SchedulerStore>,
+        checkpoints: Arc<dyn CheckpointFeed>,
         coordinator: Arc<dyn Coordinator>,
         clock: Arc<dyn Clock>,
         metrics: SchedulerMetrics,
@@ -114,6 +117,7 @@ impl SchedulerNode {
         Arc::new(Self {
             cfg,
             store,
+            checkpoints,
             coordinator,
             clock,
             metrics,
@@ -240,6 +244,7 @@ impl SchedulerNode {
             let durable = loop {
                 let open = DurableScheduler::open(
                     self.store.clone(),
+                    self.checkpoints.clone(),
                     self.cfg.scheduler.clone(),
                     self.clock.clone(),
                     term,

@@ -1,11 +1,11 @@
-//! Where the scheduler reads gaps and checkpoints and keeps its durable state: the store,
-//! in process ([`StorageSchedulerStore`], standalone mode) or over gRPC ([`GrpcSchedulerStore`],
-//! cluster mode, the Store service's `GetRanges`, `ListCheckpoints`, `CommitSchedulerState`,
-//! `LoadSchedulerState`).
+//! Where the scheduler reads gaps and keeps its durable state: the store, in process
+//! ([`StorageSchedulerStore`], standalone mode) or over gRPC ([`GrpcSchedulerStore`], cluster
+//! mode, the Store service's `GetRanges`, `CommitSchedulerState`, `LoadSchedulerState`). The
+//! accepted checkpoints come from the checkpoint service, not from here
+//! (`hypasis_checkpoint_api::CheckpointFeed`).
 
 use async_trait::async_trait;
 use hypasis_gaps::{Range, RangeSet};
-use hypasis_primitives::Checkpoint;
 use hypasis_proto::v1;
 use hypasis_proto::v1::store_client::StoreClient;
 use hypasis_storage_api::{BlockStorage, SchedulerDelta, SchedulerSnapshot, StorageError};
@@ -43,10 +43,6 @@ impl hypasis_primitives::Fault for StoreError {
 pub trait SchedulerStore: Send + Sync + std::fmt::Debug + 'static {
     /// Present (stored) block ranges within `within`.
     async fn present(&self, within: Range) -> Result<RangeSet, StoreError>;
-    /// Checkpoints with ids `from_id..`, ascending, at most `limit`.
-    async fn checkpoints(&self, from_id: u64, limit: usize) -> Result<Vec<Checkpoint>, StoreError>;
-    /// The newest checkpoint.
-    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError>;
     /// Applies a delta atomically, refusing a stale term.
     async fn commit(&self, delta: &SchedulerDelta) -> Result<(), StoreError>;
     /// All scheduler records and the highest term that wrote.
@@ -70,15 +66,6 @@ impl SchedulerStore for StorageSchedulerStore {
     async fn present(&self, within: Range) -> Result<RangeSet, StoreError> {
         let present = self.0.present().await.map_err(from_storage)?;
         Ok(present.iter_within(within).collect())
-    }
-    async fn checkpoints(&self, from_id: u64, limit: usize) -> Result<Vec<Checkpoint>, StoreError> {
-        self.0
-            .checkpoints(from_id, u64::MAX, limit)
-            .await
-            .map_err(from_storage)
-    }
-    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
-        self.0.latest_checkpoint().await.map_err(from_storage)
     }
     async fn commit(&self, delta: &SchedulerDelta) -> Result<(), StoreError> {
         self.0.commit_scheduler(delta).await.map_err(from_storage)
@@ -155,39 +142,6 @@ impl SchedulerStore for GrpcSchedulerStore {
             .iter()
             .map(|r| hypasis_proto::convert::range("present", Some(r)).map_err(bad))
             .collect()
-    }
-    async fn checkpoints(&self, from_id: u64, limit: usize) -> Result<Vec<Checkpoint>, StoreError> {
-        let mut c = self.client.clone();
-        let resp = bounded(
-            self.timeout,
-            c.list_checkpoints(v1::ListCheckpointsRequest {
-                from_id: Some(from_id),
-                to_id: None,
-                limit: u32::try_from(limit).unwrap_or(u32::MAX),
-                latest_only: false,
-            }),
-        )
-        .await?;
-        resp.checkpoints
-            .into_iter()
-            .map(|c| Checkpoint::try_from(c).map_err(bad))
-            .collect()
-    }
-    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
-        let mut c = self.client.clone();
-        let resp = bounded(
-            self.timeout,
-            c.list_checkpoints(v1::ListCheckpointsRequest {
-                latest_only: true,
-                ..Default::default()
-            }),
-        )
-        .await?;
-        resp.checkpoints
-            .into_iter()
-            .next()
-            .map(|c| Checkpoint::try_from(c).map_err(bad))
-            .transpose()
     }
     async fn commit(&self, delta: &SchedulerDelta) -> Result<(), StoreError> {
         let mut c = self.client.clone();

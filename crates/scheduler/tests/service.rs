@@ -42,6 +42,7 @@ fn node(addr: &str, store: &Arc<dyn BlockStorage>, coord: &LocalCoordinator) -> 
     SchedulerNode::new(
         cfg,
         Arc::new(StorageSchedulerStore(store.clone())),
+        Arc::new(hypasis_checkpoint_api::FixedCheckpoints::default()),
         Arc::new(coord.clone()),
         Arc::new(SystemClock),
         SchedulerMetrics::unregistered(),

@@ -8,11 +8,19 @@
 
 use clap::Parser;
 use hypasis_config::CommonArgs;
-use hypasis_node::scheduler::{SchedulerServiceConfig, SchedulerSettings, parse_anchor};
+use hypasis_node::scheduler::{
+    SchedulerServiceConfig, SchedulerSettings, ServiceAnchor, parse_anchor,
+};
 use hypasis_primitives::ChainSpec;
-use hypasis_scheduler::AnchorSource;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// Where the schedule is anchored without --anchor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AnchorFrom {
+    TrustedHead,
+    LatestCheckpoint,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,20 +56,21 @@ struct Args {
     /// --listen.
     #[arg(long, value_name = "URL")]
     advertise: Option<String>,
-    /// Trusted anchor block `NUMBER[:HASH]`; default: the end of the newest checkpoint in the
-    /// store when the schedule is first made.
+    /// Trusted anchor block `NUMBER[:HASH]`; default: from --checkpoint, as --anchor-from says,
+    /// when the schedule is first made.
     #[arg(long, value_name = "NUMBER[:HASH]")]
     anchor: Option<String>,
-    /// Without --anchor: anchor on the trusted head of this checkpoint service (Polygon:
-    /// Heimdall's latest milestone, agreed by its Heimdall sources; Ethereum: the newest block
-    /// anchor), waiting for it at start. Heimdall's checkpoints carry no block hash, so they
+    /// Without --anchor: anchor on the checkpoint service's trusted head (`trusted-head`:
+    /// Heimdall's milestone, a beacon-finalized or configured block), or on the end of its
+    /// newest accepted checkpoint (`latest-checkpoint`: Polygon with L1 sources only).
+    #[arg(long, value_enum, default_value_t = AnchorFrom::TrustedHead)]
+    anchor_from: AnchorFrom,
+    /// The checkpoint service: its accepted checkpoints raise the units they cover to
+    /// checkpoint-root, and without --anchor its trusted head (Polygon: Heimdall's latest
+    /// milestone, agreed by its Heimdall sources; Ethereum: the newest block anchor) anchors
+    /// the schedule, waited for at start. Heimdall's checkpoints carry no block hash, so they
     /// cannot anchor the hash linkage on their own.
-    #[arg(
-        long,
-        env = "HYPASIS_CHECKPOINT",
-        value_name = "URL",
-        conflicts_with = "anchor"
-    )]
+    #[arg(long, env = "HYPASIS_CHECKPOINT", value_name = "URL")]
     checkpoint: Option<String>,
     /// A fixed tip, in addition to what fetchers announce.
     #[arg(long, value_name = "NUMBER")]
@@ -101,9 +110,10 @@ fn main() -> anyhow::Result<()> {
         SocketAddr::from(([127, 0, 0, 1], 7002)),
         SocketAddr::from(([127, 0, 0, 1], 9102)),
     )?;
-    let anchor = match &args.anchor {
-        Some(a) => AnchorSource::Fixed(parse_anchor("--anchor", a, false)?),
-        None => AnchorSource::LatestCheckpoint,
+    let anchor = match (&args.anchor, args.anchor_from) {
+        (Some(a), _) => ServiceAnchor::Fixed(parse_anchor("--anchor", a, false)?),
+        (None, AnchorFrom::TrustedHead) => ServiceAnchor::TrustedHead,
+        (None, AnchorFrom::LatestCheckpoint) => ServiceAnchor::LatestCheckpoint,
     };
     let format = common.log_format;
     let cfg = SchedulerServiceConfig {
