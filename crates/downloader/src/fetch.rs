@@ -321,8 +321,6 @@ async fn fetch_headers<R: Requester, P: Fn(Progress) + Sync>(
 /// A checked chunk of headers and the peers that supplied it.
 type HeaderChunk<T> = Result<(Vec<CheckedHeader>, Vec<T>), FetchError>;
 /// Receipt lists by header index.
-type IndexedReceipts = Result<Vec<(usize, Vec<Bytes>)>, FetchError>;
-
 async fn header_chunk<R: Requester, P: Fn(Progress) + Sync>(
     requester: &R,
     from: u64,
@@ -380,48 +378,188 @@ fn empty_body(h: &CheckedHeader) -> Option<Bytes> {
     }
 }
 
+/// One kind of per-block data fetched by hash after the headers (bodies, receipt lists): how
+/// it is asked for, which blocks need no request, and how an answer is checked.
+trait PerBlock<R: Requester> {
+    /// One block's item.
+    type Item: Send + Default;
+    /// For errors and logs.
+    const WHAT: &'static str;
+    /// Blocks per request.
+    fn per_request(config: &FetchConfig) -> usize;
+    /// The item when the header alone fixes it (an empty body or receipt list).
+    fn known(header: &CheckedHeader) -> Option<Self::Item>;
+    /// Asks for the items of `headers[i]` for every `i` in `idx` (a prefix is a valid answer).
+    fn request<'a>(
+        requester: &'a R,
+        headers: &[CheckedHeader],
+        idx: &[usize],
+    ) -> impl Future<Output = Result<(R::Tag, Vec<Self::Item>), FetchError>> + Send + 'a;
+    /// Checks one answered item against its header; returns what is kept and its size.
+    fn check(
+        config: &FetchConfig,
+        header: &CheckedHeader,
+        item: Self::Item,
+    ) -> Result<(Self::Item, u64), VerifyError>;
+    /// Progress of `items` more blocks and `bytes`.
+    fn progress(items: u64, bytes: u64) -> Progress;
+}
+
+/// Bodies, checked against the transactions, ommers and withdrawals roots.
+struct Bodies;
+
+impl<R: Requester> PerBlock<R> for Bodies {
+    type Item = Bytes;
+    const WHAT: &'static str = "bodies";
+    fn per_request(config: &FetchConfig) -> usize {
+        config.bodies_per_request
+    }
+    fn known(header: &CheckedHeader) -> Option<Bytes> {
+        empty_body(header)
+    }
+    fn request<'a>(
+        requester: &'a R,
+        headers: &[CheckedHeader],
+        idx: &[usize],
+    ) -> impl Future<Output = Result<(R::Tag, Vec<Bytes>), FetchError>> + Send + 'a {
+        requester.bodies(idx.iter().map(|i| headers[*i].hash).collect())
+    }
+    fn check(
+        _config: &FetchConfig,
+        header: &CheckedHeader,
+        body: Bytes,
+    ) -> Result<(Bytes, u64), VerifyError> {
+        check_body(&header.header, &body)?;
+        let n = body.len() as u64;
+        Ok((body, n))
+    }
+    fn progress(items: u64, bytes: u64) -> Progress {
+        Progress {
+            bodies: items,
+            bytes,
+            ..Default::default()
+        }
+    }
+}
+
+/// Receipt lists, checked against the receipts root (on Bor chains without an uncovered
+/// trailing state-sync receipt).
+struct Receipts;
+
+impl<R: Requester> PerBlock<R> for Receipts {
+    type Item = Vec<Bytes>;
+    const WHAT: &'static str = "receipts";
+    fn per_request(config: &FetchConfig) -> usize {
+        config.receipts_per_request
+    }
+    fn known(header: &CheckedHeader) -> Option<Vec<Bytes>> {
+        (header.header.receipts_root == EMPTY_ROOT_HASH).then(Vec::new)
+    }
+    fn request<'a>(
+        requester: &'a R,
+        headers: &[CheckedHeader],
+        idx: &[usize],
+    ) -> impl Future<Output = Result<(R::Tag, Vec<Vec<Bytes>>), FetchError>> + Send + 'a {
+        let hashes = idx.iter().map(|i| headers[*i].hash).collect();
+        // The transaction counts are not known here (bodies are fetched alongside), so
+        // partial lists are bounded by the header's gas used.
+        let limits = idx
+            .iter()
+            .map(|i| ReceiptLimits::from_header(&headers[*i].header))
+            .collect();
+        requester.receipts(hashes, limits)
+    }
+    fn check(
+        config: &FetchConfig,
+        header: &CheckedHeader,
+        list: Vec<Bytes>,
+    ) -> Result<(Vec<Bytes>, u64), VerifyError> {
+        let list = if config.bor_state_sync_receipts {
+            without_uncovered_state_sync_receipt(&header.header, list)
+        } else {
+            list
+        };
+        check_receipts(&header.header, &list)?;
+        let n = list.iter().map(|r| r.len() as u64).sum::<u64>();
+        Ok((list, n))
+    }
+    fn progress(items: u64, bytes: u64) -> Progress {
+        Progress {
+            receipts: items,
+            bytes,
+            ..Default::default()
+        }
+    }
+}
+
 async fn fetch_bodies<R: Requester, P: Fn(Progress) + Sync>(
     requester: &R,
     headers: &[CheckedHeader],
     config: &FetchConfig,
     progress: &P,
 ) -> Result<Vec<Bytes>, FetchError> {
-    let mut out: Vec<Option<Bytes>> = headers.iter().map(empty_body).collect();
+    fetch_per_block::<Bodies, R, P>(requester, headers, config, progress).await
+}
+
+async fn fetch_receipts<R: Requester, P: Fn(Progress) + Sync>(
+    requester: &R,
+    headers: &[CheckedHeader],
+    config: &FetchConfig,
+    progress: &P,
+) -> Result<Vec<Vec<Bytes>>, FetchError> {
+    fetch_per_block::<Receipts, R, P>(requester, headers, config, progress).await
+}
+
+/// One chunk's checked items, by index into the headers.
+type Indexed<T> = Result<Vec<(usize, T)>, FetchError>;
+
+/// Fetches `K`'s item of every header: the blocks the header alone fixes are not asked for;
+/// the rest in chunks of `K::per_request`, `config.in_flight` at a time, each chunk completed
+/// (partial answers re-requested) and checked. A peer's whole answer is dropped when one item
+/// in it is invalid; empty answers are retried up to `config.max_attempts` times.
+async fn fetch_per_block<K, R, P>(
+    requester: &R,
+    headers: &[CheckedHeader],
+    config: &FetchConfig,
+    progress: &P,
+) -> Result<Vec<K::Item>, FetchError>
+where
+    K: PerBlock<R>,
+    R: Requester,
+    P: Fn(Progress) + Sync,
+{
+    let mut out: Vec<Option<K::Item>> = headers.iter().map(K::known).collect();
     let skipped = out.iter().filter(|b| b.is_some()).count();
     if skipped > 0 {
-        progress(Progress {
-            bodies: skipped as u64,
-            ..Default::default()
-        });
+        progress(K::progress(skipped as u64, 0));
     }
     let wanted: Vec<usize> = (0..headers.len()).filter(|i| out[*i].is_none()).collect();
-    let per = config.bodies_per_request.max(1);
-    let results: Vec<Result<Vec<(usize, Bytes)>, FetchError>> = stream::iter(wanted.chunks(per))
+    let per = K::per_request(config).max(1);
+    let results: Vec<Indexed<K::Item>> = stream::iter(wanted.chunks(per))
         .map(|idx| async move {
             let mut got = Vec::with_capacity(idx.len());
             let mut empty = 0;
             while got.len() < idx.len() {
                 let rest = &idx[got.len()..];
-                let hashes = rest.iter().map(|i| headers[*i].hash).collect();
-                let (tag, bodies) = requester.bodies(hashes).await?;
-                if bodies.is_empty() {
+                let (tag, items) = K::request(requester, headers, rest).await?;
+                if items.is_empty() {
                     empty += 1;
                     if !requester.empty(tag) || empty >= config.max_attempts {
                         return Err(FetchError::Unavailable {
-                            what: "bodies",
+                            what: K::WHAT,
                             number: headers[rest[0]].number(),
                         });
                     }
                     continue;
                 }
                 let mut bytes = 0u64;
-                let mut checked = Vec::with_capacity(bodies.len());
+                let mut checked = Vec::with_capacity(items.len());
                 let mut failure = None;
-                for (i, body) in rest.iter().zip(bodies) {
-                    match check_body(&headers[*i].header, &body) {
-                        Ok(_) => {
-                            bytes += body.len() as u64;
-                            checked.push((*i, body));
+                for (i, item) in rest.iter().zip(items) {
+                    match K::check(config, &headers[*i], item) {
+                        Ok((item, n)) => {
+                            bytes += n;
+                            checked.push((*i, item));
                         }
                         Err(e) => {
                             failure = Some(e);
@@ -436,11 +574,7 @@ async fn fetch_bodies<R: Requester, P: Fn(Progress) + Sync>(
                     }
                     continue;
                 }
-                progress(Progress {
-                    bodies: checked.len() as u64,
-                    bytes,
-                    ..Default::default()
-                });
+                progress(K::progress(checked.len() as u64, bytes));
                 got.extend(checked);
             }
             Ok(got)
@@ -449,98 +583,8 @@ async fn fetch_bodies<R: Requester, P: Fn(Progress) + Sync>(
         .collect()
         .await;
     for r in results {
-        for (i, body) in r? {
-            out[i] = Some(body);
-        }
-    }
-    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
-}
-
-async fn fetch_receipts<R: Requester, P: Fn(Progress) + Sync>(
-    requester: &R,
-    headers: &[CheckedHeader],
-    config: &FetchConfig,
-    progress: &P,
-) -> Result<Vec<Vec<Bytes>>, FetchError> {
-    let mut out: Vec<Option<Vec<Bytes>>> = headers
-        .iter()
-        .map(|h| (h.header.receipts_root == EMPTY_ROOT_HASH).then(Vec::new))
-        .collect();
-    let skipped = out.iter().filter(|b| b.is_some()).count();
-    if skipped > 0 {
-        progress(Progress {
-            receipts: skipped as u64,
-            ..Default::default()
-        });
-    }
-    let wanted: Vec<usize> = (0..headers.len()).filter(|i| out[*i].is_none()).collect();
-    let per = config.receipts_per_request.max(1);
-    let results: Vec<IndexedReceipts> = stream::iter(wanted.chunks(per))
-        .map(|idx| async move {
-            let mut got = Vec::with_capacity(idx.len());
-            let mut empty = 0;
-            while got.len() < idx.len() {
-                let rest = &idx[got.len()..];
-                let hashes = rest.iter().map(|i| headers[*i].hash).collect();
-                // The transaction counts are not known here (bodies are fetched alongside),
-                // so partial lists are bounded by the header's gas used.
-                let limits = rest
-                    .iter()
-                    .map(|i| ReceiptLimits::from_header(&headers[*i].header))
-                    .collect();
-                let (tag, lists) = requester.receipts(hashes, limits).await?;
-                if lists.is_empty() {
-                    empty += 1;
-                    if !requester.empty(tag) || empty >= config.max_attempts {
-                        return Err(FetchError::Unavailable {
-                            what: "receipts",
-                            number: headers[rest[0]].number(),
-                        });
-                    }
-                    continue;
-                }
-                let mut bytes = 0u64;
-                let mut checked = Vec::with_capacity(lists.len());
-                let mut failure = None;
-                for (i, list) in rest.iter().zip(lists) {
-                    let header = &headers[*i].header;
-                    let list = if config.bor_state_sync_receipts {
-                        without_uncovered_state_sync_receipt(header, list)
-                    } else {
-                        list
-                    };
-                    match check_receipts(header, &list) {
-                        Ok(()) => {
-                            bytes += list.iter().map(|r| r.len() as u64).sum::<u64>();
-                            checked.push((*i, list));
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
-                        }
-                    }
-                }
-                if let Some(e) = failure {
-                    if !requester.invalid(tag, &e) {
-                        return Err(e.into());
-                    }
-                    continue;
-                }
-                progress(Progress {
-                    receipts: checked.len() as u64,
-                    bytes,
-                    ..Default::default()
-                });
-                got.extend(checked);
-            }
-            Ok(got)
-        })
-        .buffer_unordered(config.in_flight.max(1))
-        .collect()
-        .await;
-    for r in results {
-        for (i, list) in r? {
-            out[i] = Some(list);
+        for (i, item) in r? {
+            out[i] = Some(item);
         }
     }
     Ok(out.into_iter().map(Option::unwrap_or_default).collect())
