@@ -17,6 +17,7 @@ use hypasis_checkpoint_api::{
 };
 use hypasis_gaps::Range;
 use hypasis_primitives::{Checkpoint, Fault, FaultClass};
+use hypasis_proto::convert::CheckpointQuery;
 use hypasis_proto::v1;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,10 +32,8 @@ use tonic_health::server::HealthReporter;
 /// service is degraded (`NOT_SERVING`).
 pub const SOURCES_HEALTH: &str = "hypasis.v1.CheckpointService.sources";
 
-/// Default `List` page size.
-const DEFAULT_LIST_LIMIT: usize = 1000;
-/// Largest `List` page.
-const MAX_LIST_LIMIT: usize = 10_000;
+/// Largest `List` page (a lagging watcher re-reads at most this many at once).
+const MAX_LIST_LIMIT: usize = CheckpointQuery::MAX_LIMIT;
 
 /// Whether `cp` is a block anchor (Ethereum: a block hash, no range root).
 pub fn is_block_anchor(cp: &Checkpoint) -> bool {
@@ -458,28 +457,18 @@ impl v1::checkpoint_service_server::CheckpointService for CheckpointGrpc {
         &self,
         request: Request<v1::ListCheckpointsRequest>,
     ) -> Result<Response<v1::ListCheckpointsResponse>, Status> {
-        let req = request.into_inner();
-        let cps = if req.latest_only {
-            self.hub
+        let cps = match CheckpointQuery::of(request.get_ref())? {
+            CheckpointQuery::Latest => self
+                .hub
                 .store
                 .latest()
                 .await
                 .map_err(status)?
                 .into_iter()
-                .collect()
-        } else {
-            let from = req.from_id.unwrap_or(0);
-            let to = req.to_id.unwrap_or(u64::MAX);
-            if from > to {
-                return Err(Status::invalid_argument(format!(
-                    "from_id {from} > to_id {to}"
-                )));
+                .collect(),
+            CheckpointQuery::Range { from, to, limit } => {
+                self.hub.store.list(from, to, limit).await.map_err(status)?
             }
-            let limit = match req.limit {
-                0 => DEFAULT_LIST_LIMIT,
-                n => (n as usize).min(MAX_LIST_LIMIT),
-            };
-            self.hub.store.list(from, to, limit).await.map_err(status)?
         };
         Ok(Response::new(v1::ListCheckpointsResponse {
             checkpoints: cps.iter().map(v1::Checkpoint::from).collect(),

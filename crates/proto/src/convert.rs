@@ -54,6 +54,53 @@ impl Fault for ConvertError {
     }
 }
 
+/// What a `ListCheckpointsRequest` asks for, checked (both services that answer it, the store
+/// and the checkpoint service, read it the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointQuery {
+    /// Only the newest checkpoint.
+    Latest,
+    /// Ids `from..=to`, ascending, at most `limit`.
+    Range {
+        /// First id.
+        from: u64,
+        /// Last id.
+        to: u64,
+        /// Most checkpoints returned.
+        limit: usize,
+    },
+}
+
+impl CheckpointQuery {
+    /// The page size when the request names none.
+    pub const DEFAULT_LIMIT: usize = 1000;
+    /// The largest page.
+    pub const MAX_LIMIT: usize = 10_000;
+
+    /// The query of `req`; `from_id > to_id` is refused.
+    pub fn of(req: &v1::ListCheckpointsRequest) -> Result<Self, ConvertError> {
+        if req.latest_only {
+            return Ok(Self::Latest);
+        }
+        let from = req.from_id.unwrap_or(0);
+        let to = req.to_id.unwrap_or(u64::MAX);
+        if from > to {
+            return Err(ConvertError::Range {
+                field: "from_id..to_id",
+                start: from,
+                end: to,
+            });
+        }
+        let limit = match req.limit {
+            0 => Self::DEFAULT_LIMIT,
+            n => usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(Self::MAX_LIMIT),
+        };
+        Ok(Self::Range { from, to, limit })
+    }
+}
+
 impl From<ConvertError> for tonic::Status {
     fn from(e: ConvertError) -> Self {
         with_fault(tonic::Status::invalid_argument(e.to_string()), e.fault(), 0)
@@ -330,6 +377,40 @@ impl TryFrom<v1::Checkpoint> for Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkpoint_queries_default_cap_and_refuse_inverted_ranges() {
+        let q = |from_id, to_id, limit, latest_only| {
+            CheckpointQuery::of(&v1::ListCheckpointsRequest {
+                from_id,
+                to_id,
+                limit,
+                latest_only,
+            })
+        };
+        assert_eq!(q(None, None, 0, true).unwrap(), CheckpointQuery::Latest);
+        assert_eq!(
+            q(None, None, 0, false).unwrap(),
+            CheckpointQuery::Range {
+                from: 0,
+                to: u64::MAX,
+                limit: CheckpointQuery::DEFAULT_LIMIT
+            }
+        );
+        assert_eq!(
+            q(Some(5), Some(9), 1_000_000, false).unwrap(),
+            CheckpointQuery::Range {
+                from: 5,
+                to: 9,
+                limit: CheckpointQuery::MAX_LIMIT
+            }
+        );
+        let err = q(Some(9), Some(5), 0, false).unwrap_err();
+        assert_eq!(
+            tonic::Status::from(err).code(),
+            tonic::Code::InvalidArgument
+        );
+    }
 
     #[test]
     fn checkpoint_round_trip() {

@@ -360,31 +360,19 @@ impl v1::store_server::Store for StoreService {
         &self,
         request: Request<v1::ListCheckpointsRequest>,
     ) -> Result<Response<v1::ListCheckpointsResponse>, Status> {
-        let req = request.into_inner();
-        let checkpoints = if req.latest_only {
-            self.storage
+        let checkpoints = match convert::CheckpointQuery::of(request.get_ref())? {
+            convert::CheckpointQuery::Latest => self
+                .storage
                 .latest_checkpoint()
                 .await
                 .map_err(status)?
                 .into_iter()
-                .collect()
-        } else {
-            let from = req.from_id.unwrap_or(0);
-            let to = req.to_id.unwrap_or(u64::MAX);
-            if from > to {
-                return Err(Status::invalid_argument(format!(
-                    "from_id {from} > to_id {to}"
-                )));
-            }
-            let limit = if req.limit == 0 {
-                1000
-            } else {
-                req.limit.min(10_000) as usize
-            };
-            self.storage
+                .collect(),
+            convert::CheckpointQuery::Range { from, to, limit } => self
+                .storage
                 .checkpoints(from, to, limit)
                 .await
-                .map_err(status)?
+                .map_err(status)?,
         };
         Ok(Response::new(v1::ListCheckpointsResponse {
             checkpoints: checkpoints.iter().map(v1::Checkpoint::from).collect(),
