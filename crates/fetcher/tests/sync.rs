@@ -240,16 +240,7 @@ async fn setup_with(
         number: mid,
         hash: Some(blocks[mid as usize].hash),
     });
-    let mut durable = DurableScheduler::open(
-        store,
-        no_checkpoints(),
-        config,
-        Arc::new(SystemClock),
-        1,
-        anchor,
-    )
-    .await
-    .unwrap();
+    let mut durable = lead(store, config, anchor).await;
     durable.observe_tip(latest).await.unwrap();
     let leases = Arc::new(InProcessLeases::new(Arc::new(Mutex::new(durable))));
 
@@ -554,18 +545,7 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
         number: mid,
         hash: Some(blocks[mid as usize].hash),
     });
-    let durable = Arc::new(Mutex::new(
-        DurableScheduler::open(
-            store,
-            no_checkpoints(),
-            config,
-            Arc::new(SystemClock),
-            1,
-            anchor,
-        )
-        .await
-        .unwrap(),
-    ));
+    let durable = Arc::new(Mutex::new(lead(store, config, anchor).await));
     let spec = ChainSpec::from_genesis_json(GENESIS_JSON).unwrap();
     let mut fc = FetcherConfig::new("fetcher-heads");
     fc.initial_block_bytes = 2048;
@@ -650,7 +630,21 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
     }
 }
 
-/// These schedules are anchored on a block hash alone: no accepted checkpoints.
-fn no_checkpoints() -> Arc<dyn hypasis_checkpoint_api::CheckpointFeed> {
-    Arc::new(hypasis_checkpoint_api::FixedCheckpoints::default())
+/// The leader's durable schedule over `store`, anchored on a block hash alone: no accepted
+/// checkpoints.
+async fn lead(
+    store: Arc<StorageSchedulerStore>,
+    config: SchedulerConfig,
+    anchor: AnchorSource,
+) -> DurableScheduler {
+    DurableScheduler::open(
+        store,
+        Arc::new(hypasis_checkpoint_api::FixedCheckpoints::default()),
+        config,
+        Arc::new(SystemClock),
+        1,
+        anchor,
+    )
+    .await
+    .unwrap()
 }

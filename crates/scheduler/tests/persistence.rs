@@ -57,16 +57,7 @@ async fn restart_from_redb_continues_exactly_and_stale_terms_are_refused() {
     let (records_before, held, max_token) = {
         let (storage, store) = open(&path);
         put(&storage, &chain, Range::new(0, 99).unwrap()).await;
-        let mut d1 = DurableScheduler::open(
-            store,
-            no_checkpoints(),
-            config(),
-            Arc::new(clock.clone()),
-            1,
-            anchor,
-        )
-        .await
-        .unwrap();
+        let mut d1 = lead(store, &clock, 1, anchor).await;
         d1.observe_tip(399).await.unwrap();
         d1.sync_inputs().await.unwrap();
         d1.scheduler().check_invariants().unwrap();
@@ -129,16 +120,7 @@ async fn restart_from_redb_continues_exactly_and_stale_terms_are_refused() {
     let (storage, store) = open(&path);
     let snapshot = storage.load_scheduler().await.unwrap();
     assert_eq!(snapshot.records, records_before);
-    let mut d2 = DurableScheduler::open(
-        store.clone(),
-        no_checkpoints(),
-        config(),
-        Arc::new(clock.clone()),
-        2,
-        anchor,
-    )
-    .await
-    .unwrap();
+    let mut d2 = lead(store.clone(), &clock, 2, anchor).await;
     assert_eq!(
         d2.scheduler().records(),
         records_before,
@@ -203,16 +185,7 @@ async fn restart_from_redb_continues_exactly_and_stale_terms_are_refused() {
     clock.advance(Duration::from_secs(11));
     // (Its coordinator term may even be lower — e.g. a restarted in-process coordinator: the
     // term written is always above the stored one.)
-    let d3 = DurableScheduler::open(
-        store.clone(),
-        no_checkpoints(),
-        config(),
-        Arc::new(clock.clone()),
-        1,
-        anchor,
-    )
-    .await
-    .unwrap();
+    let d3 = lead(store.clone(), &clock, 1, anchor).await;
     assert_eq!(d3.term(), 3);
     assert!(d3.scheduler().leases().is_empty());
     for l in held.iter().skip(1) {
@@ -226,7 +199,22 @@ async fn restart_from_redb_continues_exactly_and_stale_terms_are_refused() {
     d3.scheduler().check_invariants().unwrap();
 }
 
-/// These schedules are anchored on a block alone: no accepted checkpoints.
-fn no_checkpoints() -> Arc<dyn hypasis_checkpoint_api::CheckpointFeed> {
-    Arc::new(hypasis_checkpoint_api::FixedCheckpoints::default())
+/// A leader of term `term` over `store` on the test clock; anchored on a block alone, without
+/// checkpoints.
+async fn lead(
+    store: Arc<dyn SchedulerStore>,
+    clock: &ManualClock,
+    term: u64,
+    anchor: AnchorSource,
+) -> DurableScheduler {
+    DurableScheduler::open(
+        store,
+        Arc::new(hypasis_checkpoint_api::FixedCheckpoints::default()),
+        config(),
+        Arc::new(clock.clone()),
+        term,
+        anchor,
+    )
+    .await
+    .unwrap()
 }
