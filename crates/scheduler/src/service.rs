@@ -434,6 +434,25 @@ pub fn log_progress(st: &Status) {
 pub struct SchedulerGrpc(Arc<SchedulerNode>);
 
 impl SchedulerGrpc {
+    /// Pauses or resumes leasing in the direction the wire value names (durably).
+    async fn set_paused(&self, wire_direction: i32, paused: bool) -> Result<(), RpcStatus> {
+        let d = direction("direction", wire_direction)?;
+        let state = self.0.state().await?;
+        state
+            .lock()
+            .await
+            .apply(|s| if paused { s.pause(d) } else { s.resume(d) })
+            .await
+            .map_err(to_status)?;
+        let what = if paused {
+            "direction paused"
+        } else {
+            "direction resumed"
+        };
+        tracing::info!(direction = d.name(), "{what}");
+        Ok(())
+    }
+
     fn count(&self, op: &str, ok: bool) {
         self.0
             .metrics
@@ -595,15 +614,7 @@ impl SchedulerRpc for SchedulerGrpc {
         &self,
         request: Request<v1::PauseRequest>,
     ) -> Result<Response<v1::PauseResponse>, RpcStatus> {
-        let d = direction("direction", request.get_ref().direction)?;
-        let state = self.0.state().await?;
-        state
-            .lock()
-            .await
-            .apply(|s| s.pause(d))
-            .await
-            .map_err(to_status)?;
-        tracing::info!(direction = d.name(), "direction paused");
+        self.set_paused(request.get_ref().direction, true).await?;
         Ok(Response::new(v1::PauseResponse {}))
     }
 
@@ -611,15 +622,7 @@ impl SchedulerRpc for SchedulerGrpc {
         &self,
         request: Request<v1::ResumeRequest>,
     ) -> Result<Response<v1::ResumeResponse>, RpcStatus> {
-        let d = direction("direction", request.get_ref().direction)?;
-        let state = self.0.state().await?;
-        state
-            .lock()
-            .await
-            .apply(|s| s.resume(d))
-            .await
-            .map_err(to_status)?;
-        tracing::info!(direction = d.name(), "direction resumed");
+        self.set_paused(request.get_ref().direction, false).await?;
         Ok(Response::new(v1::ResumeResponse {}))
     }
 
