@@ -235,6 +235,17 @@ impl HeimdallSource {
         self
     }
 
+    /// Refuses an answer of another Bor chain than the configured one (when both are known).
+    fn check_chain(&self, path: &str, got: Option<&str>) -> SourceResult<()> {
+        match (&self.bor_chain_id, got) {
+            (Some(want), Some(got)) if got != want => Err(self.invalid(
+                path,
+                format!("bor_chain_id {got} is not the configured chain {want}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn invalid(&self, path: &str, msg: impl std::fmt::Display) -> SourceError {
         SourceError::invalid(self.rest.origin(), format!("GET {path}: {msg}"))
     }
@@ -253,15 +264,7 @@ impl HeimdallSource {
                 ),
             ));
         }
-        if let Some(want) = &self.bor_chain_id
-            && let Some(got) = bor_chain_id_of(&body)
-            && &got != want
-        {
-            return Err(self.invalid(
-                path,
-                format!("bor_chain_id {got} is not the configured chain {want}"),
-            ));
-        }
+        self.check_chain(path, bor_chain_id_of(&body).as_deref())?;
         Ok(cp)
     }
 
@@ -313,29 +316,13 @@ impl CheckpointSource for HeimdallSource {
             None
         };
         let (cp, _) = parse_checkpoint(&body, fallback).map_err(|m| self.invalid(path, m))?;
-        if let Some(want) = &self.bor_chain_id
-            && let Some(got) = bor_chain_id_of(&body)
-            && &got != want
-        {
-            return Err(self.invalid(
-                path,
-                format!("bor_chain_id {got} is not the configured chain {want}"),
-            ));
-        }
+        self.check_chain(path, bor_chain_id_of(&body).as_deref())?;
         Ok(cp)
     }
 
     async fn latest_trusted_block(&self) -> SourceResult<Option<TrustedBlock>> {
         let m = self.latest_milestone().await?;
-        if let Some(want) = &self.bor_chain_id
-            && let Some(got) = &m.bor_chain_id
-            && got != want
-        {
-            return Err(self.invalid(
-                "/milestone/latest",
-                format!("bor_chain_id {got} is not the configured chain {want}"),
-            ));
-        }
+        self.check_chain("/milestone/latest", m.bor_chain_id.as_deref())?;
         Ok(Some(TrustedBlock {
             number: m.end_block,
             hash: m.hash,
