@@ -6,7 +6,7 @@
 #[path = "checkpoint_support/mod.rs"]
 mod support;
 
-use hypasis_integration_tests::{ChildGuard, bin, free_addr, generate_certs};
+use hypasis_integration_tests::{ChildGuard, bin, client_tls, free_addr, generate_certs};
 use hypasis_proto::v1::{self, checkpoint_service_client::CheckpointServiceClient};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::{MockHttp, Reply, heimdall_v2};
 use tokio_stream::StreamExt;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, Endpoint};
 
 const PROPOSER: &str = "0x7fcd58c2d53d980b247f1612fdba93e9a76193e6";
 
@@ -37,23 +37,11 @@ fn serve_chain(http: &MockHttp, n: u64) {
     );
 }
 
-fn tls(certs: &Path, client: &str, server: &str) -> ClientTlsConfig {
-    ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(
-            std::fs::read(certs.join("ca.pem")).unwrap(),
-        ))
-        .domain_name(server)
-        .identity(Identity::from_pem(
-            std::fs::read(certs.join(format!("{client}.pem"))).unwrap(),
-            std::fs::read(certs.join(format!("{client}.key"))).unwrap(),
-        ))
-}
-
 async fn connect(addr: SocketAddr, certs: &Path, server: &str) -> Option<Channel> {
     Endpoint::from_shared(format!("https://{addr}"))
         .unwrap()
         .connect_timeout(Duration::from_secs(2))
-        .tls_config(tls(certs, "admin", server))
+        .tls_config(client_tls(certs, Some("admin"), server))
         .unwrap()
         .connect()
         .await

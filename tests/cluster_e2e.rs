@@ -23,7 +23,9 @@ use alloy_primitives::{B256, Bytes, U256};
 use alloy_rlp::Decodable;
 use hypasis_coordination::testing::EtcdServer;
 use hypasis_eth_wire::EthVersion;
-use hypasis_integration_tests::{ChildGuard, bin, free_addr, generate_certs, spawn_first_line};
+use hypasis_integration_tests::{
+    ChildGuard, bin, client_tls, free_addr, generate_certs, serving, spawn_first_line,
+};
 use hypasis_network::blockfile::load_source;
 use hypasis_network::chain::{Head, session_config};
 use hypasis_network::server::Server;
@@ -35,7 +37,7 @@ use hypasis_proto::v1::scheduler_client::SchedulerClient;
 use hypasis_proto::v1::store_client::StoreClient;
 use hypasis_rlpx::identity::generate_secret_key;
 use hypasis_storage_api::blockfile::{FileBlock, parse_chain, parse_receipts};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, Endpoint};
 
 /// Blocks of the devnet chain (after genesis).
 const BLOCKS: u64 = 4000;
@@ -55,45 +57,17 @@ const SLOW_PEERS_MBPS: f64 = 0.5;
 // ---------------------------------------------------------------------------------------------
 // Clients
 
-fn tls(certs: &Path) -> ClientTlsConfig {
-    ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(
-            std::fs::read(certs.join("ca.pem")).unwrap(),
-        ))
-        .domain_name("localhost")
-        .identity(Identity::from_pem(
-            std::fs::read(certs.join("admin.pem")).unwrap(),
-            std::fs::read(certs.join("admin.key")).unwrap(),
-        ))
-}
-
 /// A channel with the operator's (admin) certificate, or `None` while not reachable.
 async fn try_channel(addr: SocketAddr, certs: &Path) -> Option<Channel> {
     Endpoint::from_shared(format!("https://{addr}"))
         .unwrap()
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(10))
-        .tls_config(tls(certs))
+        .tls_config(client_tls(certs, Some("admin"), "localhost"))
         .unwrap()
         .connect()
         .await
         .ok()
-}
-
-async fn serving(addr: SocketAddr, certs: &Path, service: &str) -> bool {
-    let Some(ch) = try_channel(addr, certs).await else {
-        return false;
-    };
-    let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
-    health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: service.into(),
-        })
-        .await
-        .is_ok_and(|r| {
-            r.into_inner().status
-                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-        })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -447,7 +421,7 @@ impl Cluster {
 
         // The validator service serves (fetcher 1 validates through it).
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !serving(c.validator.addr, &c.certs, "hypasis.v1.Validator").await {
+        while !serving(c.validator.addr, &c.certs, "admin", "hypasis.v1.Validator").await {
             assert!(Instant::now() < deadline, "validator\n{}", c.logs());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -488,7 +462,7 @@ impl Cluster {
         self.store.guard = Some(self.spawn(cmd, "store"));
         self.store.alive = true;
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !serving(self.store.addr, &self.certs, "hypasis.v1.Store").await {
+        while !serving(self.store.addr, &self.certs, "admin", "hypasis.v1.Store").await {
             assert!(
                 Instant::now() < deadline,
                 "store not serving\n{}",
@@ -539,7 +513,9 @@ impl Cluster {
         loop {
             let mut leaders = Vec::new();
             for (i, s) in self.scheds.iter().enumerate() {
-                if s.guard.is_some() && serving(s.addr, &self.certs, "hypasis.v1.Scheduler").await {
+                if s.guard.is_some()
+                    && serving(s.addr, &self.certs, "admin", "hypasis.v1.Scheduler").await
+                {
                     leaders.push(i);
                 }
             }

@@ -7,7 +7,9 @@
 
 use alloy_primitives::{Bytes, keccak256};
 use alloy_rlp::Decodable;
-use hypasis_integration_tests::{ChildGuard, bin, free_addr, generate_certs, repo_root};
+use hypasis_integration_tests::{
+    ChildGuard, bin, client_tls, free_addr, generate_certs, repo_root, serving,
+};
 use hypasis_primitives::RawBlock;
 use hypasis_proto::v1::{self, scheduler_client::SchedulerClient, store_client::StoreClient};
 use hypasis_validation::split_concatenated;
@@ -15,7 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, Endpoint};
 
 const FIRST: u64 = 1_000_000;
 const LAST: u64 = 1_000_030;
@@ -71,49 +73,21 @@ fn expected_chain_rlp(blocks: &[RawBlock]) -> Vec<u8> {
     out
 }
 
-fn tls(certs: &Path, name: &str) -> ClientTlsConfig {
-    ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(
-            std::fs::read(certs.join("ca.pem")).unwrap(),
-        ))
-        .domain_name("localhost")
-        .identity(Identity::from_pem(
-            std::fs::read(certs.join(format!("{name}.pem"))).unwrap(),
-            std::fs::read(certs.join(format!("{name}.key"))).unwrap(),
-        ))
-}
-
 async fn channel(addr: SocketAddr, certs: &Path) -> Option<Channel> {
     Endpoint::from_shared(format!("https://{addr}"))
         .unwrap()
         .connect_timeout(Duration::from_secs(1))
         .timeout(Duration::from_secs(5))
-        .tls_config(tls(certs, "admin"))
+        .tls_config(client_tls(certs, Some("admin"), "localhost"))
         .unwrap()
         .connect()
         .await
         .ok()
 }
 
-async fn serving(addr: SocketAddr, certs: &Path, service: &str) -> bool {
-    let Some(ch) = channel(addr, certs).await else {
-        return false;
-    };
-    let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
-    health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: service.into(),
-        })
-        .await
-        .is_ok_and(|r| {
-            r.into_inner().status
-                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-        })
-}
-
 async fn wait_serving(addr: SocketAddr, certs: &Path, service: &str, proc: &ChildGuard) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !serving(addr, certs, service).await {
+    while !serving(addr, certs, "admin", service).await {
         assert!(
             Instant::now() < deadline,
             "{service} not serving within 30 s:\n{}",

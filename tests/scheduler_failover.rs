@@ -7,7 +7,7 @@
 //! fencing tokens keep increasing.
 
 use hypasis_coordination::testing::EtcdServer;
-use hypasis_integration_tests::{ChildGuard, bin, free_addr, generate_certs};
+use hypasis_integration_tests::{ChildGuard, bin, client_tls, free_addr, generate_certs};
 use hypasis_primitives::{B256, RawBlock};
 use hypasis_proto::v1::{self, scheduler_client::SchedulerClient, store_client::StoreClient};
 use hypasis_storage_api::contract::test_chain;
@@ -15,30 +15,18 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, Endpoint};
 
 const ANCHOR: u64 = 2000;
 const TIP: u64 = 3999;
 const UNIT: u64 = 100;
-
-fn tls(certs: &Path, name: &str) -> ClientTlsConfig {
-    ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(
-            std::fs::read(certs.join("ca.pem")).unwrap(),
-        ))
-        .domain_name("localhost")
-        .identity(Identity::from_pem(
-            std::fs::read(certs.join(format!("{name}.pem"))).unwrap(),
-            std::fs::read(certs.join(format!("{name}.key"))).unwrap(),
-        ))
-}
 
 async fn channel(addr: SocketAddr, certs: &Path) -> Option<Channel> {
     Endpoint::from_shared(format!("https://{addr}"))
         .unwrap()
         .connect_timeout(Duration::from_secs(1))
         .timeout(Duration::from_secs(5))
-        .tls_config(tls(certs, "fetcher"))
+        .tls_config(client_tls(certs, Some("fetcher"), "localhost"))
         .unwrap()
         .connect()
         .await

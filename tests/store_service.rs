@@ -1,7 +1,7 @@
 //! The store service as a real process: mTLS, reflection, health, metrics, writes and reads over
 //! gRPC, refusals that leave data untouched, SIGKILL mid-write and restart, SIGTERM shutdown.
 
-use hypasis_integration_tests::{ChildGuard, bin, free_addr, generate_certs};
+use hypasis_integration_tests::{ChildGuard, bin, client_tls, free_addr, generate_certs};
 use hypasis_primitives::{B256, RawBlock};
 use hypasis_proto::v1::{self, store_client::StoreClient};
 use hypasis_storage_api::contract::{test_chain, with_receipt_count};
@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, Endpoint};
 
 struct Store {
     proc: ChildGuard,
@@ -38,20 +38,6 @@ fn start_store(tmp: &Path, data: &Path, grpc: SocketAddr, metrics: SocketAddr, t
     }
 }
 
-fn tls(certs: &Path, client: Option<&str>) -> ClientTlsConfig {
-    let ca = Certificate::from_pem(std::fs::read(certs.join("ca.pem")).unwrap());
-    let mut cfg = ClientTlsConfig::new()
-        .ca_certificate(ca)
-        .domain_name("localhost");
-    if let Some(name) = client {
-        cfg = cfg.identity(Identity::from_pem(
-            std::fs::read(certs.join(format!("{name}.pem"))).unwrap(),
-            std::fs::read(certs.join(format!("{name}.key"))).unwrap(),
-        ));
-    }
-    cfg
-}
-
 async fn channel(
     store: &Store,
     certs: &Path,
@@ -60,7 +46,7 @@ async fn channel(
     Endpoint::from_shared(format!("https://{}", store.grpc))
         .unwrap()
         .connect_timeout(Duration::from_secs(2))
-        .tls_config(tls(certs, client))?
+        .tls_config(client_tls(certs, client, "localhost"))?
         .connect()
         .await
 }

@@ -2,25 +2,16 @@
 //! `ValidateRange` on real Polygon and Ethereum blocks (valid ranges with their level, a
 //! corrupted range with its verdict, protocol errors as statuses), then SIGTERM.
 
-use hypasis_integration_tests::{ChildGuard, bin, free_addr, generate_certs, repo_root};
+use hypasis_integration_tests::{
+    ChildGuard, bin, client_tls, free_addr, generate_certs, repo_root,
+};
 use hypasis_proto::v1::{self, validator_client::ValidatorClient};
 use hypasis_validation::{SealedHeader, split_concatenated};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-
-fn tls(certs: &Path, client: &str) -> ClientTlsConfig {
-    let ca = Certificate::from_pem(std::fs::read(certs.join("ca.pem")).unwrap());
-    ClientTlsConfig::new()
-        .ca_certificate(ca)
-        .domain_name("localhost")
-        .identity(Identity::from_pem(
-            std::fs::read(certs.join(format!("{client}.pem"))).unwrap(),
-            std::fs::read(certs.join(format!("{client}.key"))).unwrap(),
-        ))
-}
+use tonic::transport::{Channel, Endpoint};
 
 async fn wait_ready(proc: &mut ChildGuard, grpc: SocketAddr, certs: &Path) -> Channel {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -31,7 +22,7 @@ async fn wait_ready(proc: &mut ChildGuard, grpc: SocketAddr, certs: &Path) -> Ch
         let ch = Endpoint::from_shared(format!("https://{grpc}"))
             .unwrap()
             .connect_timeout(Duration::from_secs(2))
-            .tls_config(tls(certs, "admin"))
+            .tls_config(client_tls(certs, Some("admin"), "localhost"))
             .unwrap()
             .connect()
             .await;

@@ -7,6 +7,60 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+/// mTLS client settings over the certificates in `certs` (from `generate_certs`): trust its
+/// `ca.pem`, present `<client>.pem` / `<client>.key` (none: no client certificate), and expect
+/// the server name `server`.
+pub fn client_tls(certs: &Path, client: Option<&str>, server: &str) -> ClientTlsConfig {
+    let ca = Certificate::from_pem(std::fs::read(certs.join("ca.pem")).expect("ca.pem"));
+    let cfg = ClientTlsConfig::new()
+        .ca_certificate(ca)
+        .domain_name(server);
+    match client {
+        Some(name) => cfg.identity(Identity::from_pem(
+            std::fs::read(certs.join(format!("{name}.pem"))).expect("client certificate"),
+            std::fs::read(certs.join(format!("{name}.key"))).expect("client key"),
+        )),
+        None => cfg,
+    }
+}
+
+/// An mTLS channel to `addr` as `client` (server name `localhost`), with a `timeout` on each
+/// request; `None` when it does not connect within a second.
+pub async fn mtls_channel(
+    addr: SocketAddr,
+    certs: &Path,
+    client: &str,
+    timeout: Duration,
+) -> Option<Channel> {
+    Endpoint::from_shared(format!("https://{addr}"))
+        .ok()?
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(timeout)
+        .tls_config(client_tls(certs, Some(client), "localhost"))
+        .ok()?
+        .connect()
+        .await
+        .ok()
+}
+
+/// Whether `service` at `addr` reports `SERVING` on the gRPC health service, asked as
+/// `client`; `false` when it cannot be reached.
+pub async fn serving(addr: SocketAddr, certs: &Path, client: &str, service: &str) -> bool {
+    let Some(ch) = mtls_channel(addr, certs, client, Duration::from_secs(5)).await else {
+        return false;
+    };
+    tonic_health::pb::health_client::HealthClient::new(ch)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .is_ok_and(|r| {
+            r.into_inner().status
+                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        })
+}
 
 /// Path of a workspace binary next to the running test executable.
 pub fn bin(name: &str) -> PathBuf {
