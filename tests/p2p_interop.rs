@@ -21,7 +21,9 @@ use std::{
 };
 
 use hypasis_downloader::verify::{check_body, check_header_chain, check_receipts};
-use hypasis_integration_tests::{ChildGuard, bin, free_addr, repo_root, spawn_first_line};
+use hypasis_integration_tests::{
+    ChildGuard, assert_same_export, bin, export_blocks, free_addr, repo_root, spawn_first_line,
+};
 use hypasis_storage_api::blockfile::{parse_chain, parse_receipts};
 
 const BLOCKS: u64 = 2000;
@@ -262,24 +264,6 @@ fn standalone_syncs_from_three_quiet_ethereumjs_peers_and_exports_their_chain() 
     assert!(!summary.contains("tip -"), "{summary}");
 
     let out = tmp.path().join("export");
-    std::fs::create_dir_all(&out).unwrap();
-    let run = Command::new(bin("hypasis"))
-        .args(["export", "--data-dir"])
-        .arg(&data)
-        .args(["--from", "0", "--to", &QUIET_BLOCKS.to_string(), "--out"])
-        .arg(out.join("chain.rlp"))
-        .arg("--receipts")
-        .arg(out.join("receipts.rlp"))
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    for file in ["chain.rlp", "receipts.rlp"] {
-        let a = std::fs::read(reference.join(file)).unwrap();
-        let b = std::fs::read(out.join(file)).unwrap();
-        assert!(a == b, "exported {file} differs from the EthereumJS peers'");
-    }
+    export_blocks(&data, 0, QUIET_BLOCKS, &out);
+    assert_same_export(&out, &reference, "the EthereumJS peers'");
 }

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hypasis_integration_tests::{ChildGuard, bin, free_addr, spawn_first_line};
+use hypasis_integration_tests::{
+    ChildGuard, assert_same_export, bin, export_blocks, free_addr, spawn_first_line,
+};
 
 const BLOCKS: u64 = 3000;
 const PEERS: usize = 2;
@@ -139,32 +141,8 @@ fn standalone_syncs_growing_devnet_forward_then_backward_and_exports_identical_b
 
     // Export the devnet's initial blocks and compare with its own files, then verify them.
     let out = tmp.path().join("export");
-    std::fs::create_dir_all(&out).unwrap();
-    let run = Command::new(bin("hypasis"))
-        .args(["export", "--data-dir"])
-        .arg(&data)
-        .args(["--from", "1", "--to", &BLOCKS.to_string(), "--out"])
-        .arg(out.join("chain.rlp"))
-        .arg("--receipts")
-        .arg(out.join("receipts.rlp"))
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let src = tmp.path().join("devnet");
-    assert!(
-        std::fs::read(out.join("chain.rlp")).unwrap()
-            == std::fs::read(src.join("chain.rlp")).unwrap(),
-        "exported chain.rlp differs from the devnet's"
-    );
-    assert!(
-        std::fs::read(out.join("receipts.rlp")).unwrap()
-            == std::fs::read(src.join("receipts.rlp")).unwrap(),
-        "exported receipts.rlp differs from the devnet's"
-    );
+    export_blocks(&data, 1, BLOCKS, &out);
+    assert_same_export(&out, &tmp.path().join("devnet"), "the devnet's");
     let chain = Command::new(bin("hypasis"))
         .args(["chains", "show", "--chain", "devnet"])
         .output()

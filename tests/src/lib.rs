@@ -62,6 +62,41 @@ pub async fn serving(addr: SocketAddr, certs: &Path, client: &str, service: &str
         })
 }
 
+/// Runs `hypasis export` of blocks `from..=to` in the data dir `data` into `out/chain.rlp` and
+/// `out/receipts.rlp` (creating `out`), asserting it succeeds.
+pub fn export_blocks(data: &Path, from: u64, to: u64, out: &Path) {
+    std::fs::create_dir_all(out).expect("export dir");
+    let run = Command::new(bin("hypasis"))
+        .args(["export", "--data-dir"])
+        .arg(data)
+        .args([
+            "--from",
+            &from.to_string(),
+            "--to",
+            &to.to_string(),
+            "--out",
+        ])
+        .arg(out.join("chain.rlp"))
+        .arg("--receipts")
+        .arg(out.join("receipts.rlp"))
+        .output()
+        .expect("run hypasis export");
+    assert!(
+        run.status.success(),
+        "hypasis export failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+/// Asserts that `chain.rlp` and `receipts.rlp` in `got` equal those in `want` byte for byte.
+pub fn assert_same_export(got: &Path, want: &Path, whose: &str) {
+    for file in ["chain.rlp", "receipts.rlp"] {
+        let a = std::fs::read(got.join(file)).expect("exported file");
+        let b = std::fs::read(want.join(file)).expect("reference file");
+        assert!(a == b, "exported {file} differs from {whose}");
+    }
+}
+
 /// Path of a workspace binary next to the running test executable.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
