@@ -573,15 +573,29 @@ impl Cluster {
         pick: impl Fn(&[v1::Lease]) -> bool,
     ) -> (usize, Vec<v1::Lease>) {
         let deadline = Instant::now() + SYNC_WITHIN;
+        // One channel per fetcher, kept, and all asked at once: a new TLS connection per
+        // fetcher per round made the rounds slower than a short unit's lease.
+        let mut clients: Vec<Option<FetcherClient<Channel>>> = vec![None; self.fetchers.len()];
         loop {
-            for i in 0..self.fetchers.len() {
-                if let Some(mut f) = self.fetcher_client(i).await
-                    && let Ok(st) = f.get_status(v1::GetFetcherStatusRequest {}).await
+            for (i, c) in clients.iter_mut().enumerate() {
+                if c.is_none() {
+                    *c = self.fetcher_client(i).await;
+                }
+            }
+            let asked = clients.iter().map(|c| async move {
+                let mut f = c.clone()?;
+                let st = f.get_status(v1::GetFetcherStatusRequest {}).await.ok()?;
+                Some(st.into_inner().leases)
+            });
+            for (i, leases) in futures::future::join_all(asked)
+                .await
+                .into_iter()
+                .enumerate()
+            {
+                if let Some(leases) = leases
+                    && pick(&leases)
                 {
-                    let leases = st.into_inner().leases;
-                    if pick(&leases) {
-                        return (i, leases);
-                    }
+                    return (i, leases);
                 }
             }
             assert!(
