@@ -3,8 +3,7 @@
 //! local HTTP server in the beacon-API format, plus tampered and malformed variants that must be
 //! refused.
 
-#[path = "checkpoint_support/mod.rs"]
-mod support;
+use crate::checkpoint_support as support;
 
 use alloy_primitives::b256;
 use hypasis_checkpoint::retry::RetryPolicy;

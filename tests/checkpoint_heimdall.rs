@@ -2,8 +2,7 @@
 //! bodies (Amoy, tests/fixtures/checkpoint/heimdall-v2-amoy) and the v1 format, plus malformed,
 //! truncated, wrong-type, disagreeing and failing responses, each refused with a clear error.
 
-#[path = "checkpoint_support/mod.rs"]
-mod support;
+use crate::checkpoint_support as support;
 
 use alloy_primitives::{address, b256};
 use hypasis_checkpoint::retry::RetryPolicy;

@@ -3,8 +3,7 @@
 //! solc-js. The tests submit checkpoints into it and read them back over real JSON-RPC (HTTP and
 //! WebSocket) with real ABI decoding, follow `NewHeaderBlock`, and check the finality rule.
 
-#[path = "checkpoint_support/mod.rs"]
-mod support;
+use crate::checkpoint_support as support;
 
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address, b256};
 use alloy_provider::{DynProvider, Provider};

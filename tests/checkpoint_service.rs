@@ -3,10 +3,12 @@
 //! through the store service), Latest/Get/List/Watch over mTLS, reflection, health, metrics, an
 //! outage that leaves the service serving and degraded, restart, refusals.
 
-#[path = "checkpoint_support/mod.rs"]
-mod support;
+use crate::checkpoint_support as support;
 
-use hypasis_integration_tests::{ChildGuard, bin, client_tls, free_addr, generate_certs};
+use hypasis_integration_tests::{
+    ChildGuard, bin, free_addr, generate_certs, health_status, reflection_services,
+    service_command, wait_serving,
+};
 use hypasis_proto::v1::{self, checkpoint_service_client::CheckpointServiceClient};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,7 +16,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::{MockHttp, Reply, heimdall_v2};
 use tokio_stream::StreamExt;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
 
 const PROPOSER: &str = "0x7fcd58c2d53d980b247f1612fdba93e9a76193e6";
 
@@ -37,55 +40,8 @@ fn serve_chain(http: &MockHttp, n: u64) {
     );
 }
 
-async fn connect(addr: SocketAddr, certs: &Path, server: &str) -> Option<Channel> {
-    Endpoint::from_shared(format!("https://{addr}"))
-        .unwrap()
-        .connect_timeout(Duration::from_secs(2))
-        .tls_config(client_tls(certs, Some("admin"), server))
-        .unwrap()
-        .connect()
-        .await
-        .ok()
-}
-
-async fn health(ch: &Channel, service: &str) -> Option<i32> {
-    let mut h = tonic_health::pb::health_client::HealthClient::new(ch.clone());
-    h.check(tonic_health::pb::HealthCheckRequest {
-        service: service.into(),
-    })
-    .await
-    .ok()
-    .map(|r| r.into_inner().status)
-}
-
-const SERVING: i32 = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
-const NOT_SERVING: i32 = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
-
-async fn wait_ready(
-    proc: &mut ChildGuard,
-    addr: SocketAddr,
-    certs: &Path,
-    service: &str,
-    server: &str,
-) -> Channel {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(s) = proc.child.try_wait().unwrap() {
-            panic!("{service} exited early with {s}:\n{}", proc.log_text());
-        }
-        if let Some(ch) = connect(addr, certs, server).await
-            && health(&ch, service).await == Some(SERVING)
-        {
-            return ch;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{service} not ready:\n{}",
-            proc.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+const SERVING: ServingStatus = ServingStatus::Serving;
+const NOT_SERVING: ServingStatus = ServingStatus::NotServing;
 
 async fn metrics(addr: SocketAddr) -> String {
     let url = format!("http://{addr}/metrics");
@@ -131,18 +87,8 @@ struct Service {
 fn start_checkpoint(tmp: &Path, extra: &[&str], tag: &str) -> Service {
     let grpc = free_addr();
     let metrics = free_addr();
-    let mut cmd = Command::new(bin("hypasis-checkpoint"));
-    cmd.args([
-        "--listen",
-        &grpc.to_string(),
-        "--metrics-listen",
-        &metrics.to_string(),
-        "--tls-dir",
-    ])
-    .arg(tmp.join("certs"))
-    .args(["--poll-interval", "0.1"])
-    .args(extra)
-    .env("RUST_LOG", "info");
+    let mut cmd = service_command("hypasis-checkpoint", grpc, metrics, &tmp.join("certs"));
+    cmd.args(["--poll-interval", "0.1"]).args(extra);
     Service {
         proc: ChildGuard::spawn(cmd, &tmp.join(format!("checkpoint-{tag}.log"))),
         grpc,
@@ -153,12 +99,11 @@ fn start_checkpoint(tmp: &Path, extra: &[&str], tag: &str) -> Service {
 /// A checkpoint service started with `extra` flags, once it serves.
 async fn start_ready(tmp: &Path, extra: &[&str], tag: &str) -> (Service, Channel) {
     let mut svc = start_checkpoint(tmp, extra, tag);
-    let ch = wait_ready(
+    let ch = wait_serving(
         &mut svc.proc,
         svc.grpc,
         &tmp.join("certs"),
         "hypasis.v1.CheckpointService",
-        "localhost",
     )
     .await;
     (svc, ch)
@@ -202,28 +147,7 @@ async fn service_persists_serves_watches_and_survives_outages() {
     let mut client = CheckpointServiceClient::new(ch.clone());
 
     // Reflection lists the service.
-    let mut refl =
-        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(ch.clone());
-    let req = tonic_reflection::pb::v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            ),
-        ),
-    };
-    let mut stream = refl
-        .server_reflection_info(tokio_stream::iter([req]))
-        .await
-        .unwrap()
-        .into_inner();
-    let resp = stream.next().await.unwrap().unwrap();
-    let names: Vec<String> = match resp.message_response.unwrap() {
-        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(l) => {
-            l.service.into_iter().map(|s| s.name).collect()
-        }
-        other => panic!("unexpected reflection response {other:?}"),
-    };
+    let names = reflection_services(ch.clone()).await;
     assert!(
         names.contains(&"hypasis.v1.CheckpointService".to_string()),
         "{names:?}"
@@ -285,7 +209,7 @@ async fn service_persists_serves_watches_and_survives_outages() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
     assert_eq!(
-        health(&ch, "hypasis.v1.CheckpointService.sources").await,
+        health_status(&ch, "hypasis.v1.CheckpointService.sources").await,
         Some(SERVING)
     );
 
@@ -316,11 +240,11 @@ async fn service_persists_serves_watches_and_survives_outages() {
     })
     .await;
     assert_eq!(
-        health(&ch, "hypasis.v1.CheckpointService.sources").await,
+        health_status(&ch, "hypasis.v1.CheckpointService.sources").await,
         Some(NOT_SERVING)
     );
     assert_eq!(
-        health(&ch, "hypasis.v1.CheckpointService").await,
+        health_status(&ch, "hypasis.v1.CheckpointService").await,
         Some(SERVING)
     );
     assert_eq!(latest_id(&mut client).await, Some(5));
@@ -348,7 +272,7 @@ async fn service_persists_serves_watches_and_survives_outages() {
     })
     .await;
     assert_eq!(
-        health(&ch, "hypasis.v1.CheckpointService.sources").await,
+        health_status(&ch, "hypasis.v1.CheckpointService.sources").await,
         Some(SERVING)
     );
     assert_eq!(watch.next().await.unwrap().unwrap().id, 6);
@@ -414,14 +338,7 @@ async fn service_persists_through_the_store_service_and_refuses_gaps() {
         ])
         .arg(&certs);
     let mut store = ChildGuard::spawn(cmd, &tmp.path().join("store.log"));
-    let store_ch = wait_ready(
-        &mut store,
-        store_grpc,
-        &certs,
-        "hypasis.v1.Store",
-        "localhost",
-    )
-    .await;
+    let store_ch = wait_serving(&mut store, store_grpc, &certs, "hypasis.v1.Store").await;
 
     let http = MockHttp::start().await;
     serve_chain(&http, 2);
@@ -436,12 +353,11 @@ async fn service_persists_through_the_store_service_and_refuses_gaps() {
         "1",
     ];
     let mut svc = start_checkpoint(tmp.path(), &args, "remote");
-    let ch = wait_ready(
+    let ch = wait_serving(
         &mut svc.proc,
         svc.grpc,
         &certs,
         "hypasis.v1.CheckpointService",
-        "localhost",
     )
     .await;
     let mut client = CheckpointServiceClient::new(ch);
@@ -587,7 +503,7 @@ async fn the_trusted_head_follows_heimdall_milestones_over_grpc() {
     assert_eq!(err.code(), tonic::Code::NotFound);
     assert_eq!(anchors.trusted_head().await.unwrap(), None);
     assert_eq!(
-        health(&ch, "hypasis.v1.CheckpointService.sources").await,
+        health_status(&ch, "hypasis.v1.CheckpointService.sources").await,
         Some(SERVING)
     );
 
@@ -666,7 +582,7 @@ async fn the_trusted_head_follows_heimdall_milestones_over_grpc() {
         Some(360.0)
     );
     assert_eq!(
-        health(&ch, "hypasis.v1.CheckpointService.sources").await,
+        health_status(&ch, "hypasis.v1.CheckpointService.sources").await,
         Some(NOT_SERVING)
     );
     assert!(svc.proc.log_text().contains("TRUSTED HEAD REFUSED"));

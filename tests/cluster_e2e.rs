@@ -24,12 +24,14 @@ use alloy_rlp::Decodable;
 use hypasis_coordination::testing::EtcdServer;
 use hypasis_eth_wire::EthVersion;
 use hypasis_integration_tests::{
-    ChildGuard, bin, client_tls, free_addr, generate_certs, serving, spawn_first_line,
+    ChildGuard, Devnet, bin, client_tls, devnet_command, free_addr, generate_certs, serving,
+    start_devnet,
 };
+use hypasis_network::BlockSource;
 use hypasis_network::blockfile::load_source;
 use hypasis_network::chain::{Head, session_config};
 use hypasis_network::server::Server;
-use hypasis_network::{BlockSource, MemoryBlockSource};
+use hypasis_network::testchain::{Tamper, Tampered};
 use hypasis_primitives::ChainSpec;
 use hypasis_proto::v1;
 use hypasis_proto::v1::fetcher_client::FetcherClient;
@@ -127,26 +129,16 @@ impl Chain {
 /// The devnet's chain with every block's receipts in the wrong order (still well-formed, so
 /// only the receipts-root check catches it). Headers and bodies are honest, so the peer passes
 /// the handshake and the fetcher's link probes.
-struct LyingSource(MemoryBlockSource);
+struct LyingSource;
 
-impl BlockSource for LyingSource {
-    fn header_by_number(&self, number: u64) -> Option<Bytes> {
-        self.0.header_by_number(number)
-    }
-    fn header_by_hash(&self, hash: &B256) -> Option<(u64, Bytes)> {
-        self.0.header_by_hash(hash)
-    }
-    fn body_by_hash(&self, hash: &B256) -> Option<Bytes> {
-        self.0.body_by_hash(hash)
-    }
-    fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
-        let mut r = self.0.receipts_by_hash(hash)?;
+impl Tamper for LyingSource {
+    fn receipts(&self, mut r: Vec<Bytes>) -> Vec<Bytes> {
         if r.len() >= 2 {
             r.reverse();
         } else if let Some(first) = r.first().cloned() {
             r.push(first);
         }
-        Some(r)
+        r
     }
 }
 
@@ -171,7 +163,10 @@ async fn spawn_liar(out: &Path) -> Server {
     };
     let mut cfg = session_config(&spec, &head);
     cfg.eth_versions = vec![EthVersion::Eth68, EthVersion::Eth69];
-    cfg.block_source = Some(Arc::new(LyingSource(source)) as Arc<dyn BlockSource>);
+    cfg.block_source = Some(Arc::new(Tampered {
+        honest: source,
+        tamper: LyingSource,
+    }) as Arc<dyn BlockSource>);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     Server::spawn(listener, generate_secret_key(), cfg, 16).unwrap()
 }
@@ -261,9 +256,6 @@ impl Drop for Cluster {
     }
 }
 
-/// The tests of this file run one after the other: each one is a dozen processes.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// The last `lines` lines of a log, without the periodic progress lines.
 fn tail(text: &str, lines: usize) -> String {
     let v: Vec<&str> = text.lines().filter(|l| !l.contains("progress")).collect();
@@ -273,7 +265,7 @@ fn tail(text: &str, lines: usize) -> String {
 impl Cluster {
     /// Every process, started in dependency order.
     async fn start(opts: Opts) -> Self {
-        let serial = SERIAL.lock().await;
+        let serial = hypasis_integration_tests::FLEET.lock().await;
         let started = Instant::now();
         let mut tmp = tempfile::tempdir().unwrap();
         if std::env::var_os("CLUSTER_E2E_KEEP").is_some() {
@@ -287,35 +279,18 @@ impl Cluster {
 
         // The devnet: PEERS enode lines, then `heimdall URL`.
         let out = tmp.path().join("devnet");
-        let mut cmd = Command::new(bin("hypasis"));
-        cmd.args(["devnet", "--blocks", &BLOCKS.to_string()])
-            .args(["--peers", &PEERS.to_string()])
-            .args(["--listen-base", "127.0.0.1:0"])
-            .args(["--heimdall-listen", "127.0.0.1:0"])
-            .args(["--checkpoint-len", &CHECKPOINT_LEN.to_string()])
+        let mut cmd = devnet_command(BLOCKS, PEERS);
+        cmd.args(["--checkpoint-len", &CHECKPOINT_LEN.to_string()])
             .arg("--out")
             .arg(&out);
         if let Some(r) = opts.peer_rate_mbps {
             cmd.args(["--peer-rate-mbps", &r.to_string()]);
         }
-        let log = tmp.path().join("devnet.log");
-        let (devnet, first) = spawn_first_line(cmd, &log, Duration::from_secs(60));
-        assert!(first.starts_with("enode://"), "{first}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let lines: Vec<String> = loop {
-            let text = std::fs::read_to_string(log.with_extension("stdout")).unwrap_or_default();
-            let lines: Vec<String> = text.lines().map(str::to_string).collect();
-            if lines.len() > PEERS {
-                break lines;
-            }
-            assert!(Instant::now() < deadline, "{text}\n{}", devnet.log_text());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let enodes = lines[..PEERS].to_vec();
-        let heimdall = lines[PEERS]
-            .strip_prefix("heimdall ")
-            .unwrap_or_else(|| panic!("{}", lines[PEERS]))
-            .to_string();
+        let Devnet {
+            guard: devnet,
+            enodes,
+            heimdall,
+        } = start_devnet(cmd, PEERS, &tmp.path().join("devnet.log"));
         let chain = load_chain(&out);
         // Heimdall checkpoints carry no block hash: the schedulers anchor on the latest
         // milestone (a finalized number and hash), as an operator would configure them.

@@ -9,7 +9,7 @@ use std::{
 };
 
 use hypasis_eth_wire::EthVersion;
-use hypasis_integration_tests::{bin, spawn_first_line};
+use hypasis_integration_tests::{Devnet, bin, devnet_command, start_devnet};
 use hypasis_network::{
     chain::{Head, session_config},
     pool::{Pool, PoolConfig},
@@ -25,40 +25,16 @@ const PEERS: usize = 3;
 fn devnet_serves_peers_and_checkpoints() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("devnet");
-    let mut cmd = Command::new(bin("hypasis"));
-    cmd.args(["devnet", "--blocks", &BLOCKS.to_string()])
-        .args(["--peers", &PEERS.to_string(), "--txs-per-block", "3"])
-        .args([
-            "--listen-base",
-            "127.0.0.1:0",
-            "--heimdall-listen",
-            "127.0.0.1:0",
-        ])
+    let mut cmd = devnet_command(BLOCKS, PEERS);
+    cmd.args(["--txs-per-block", "3"])
         .args(["--checkpoint-len", &CHECKPOINT_LEN.to_string()])
         .arg("--out")
         .arg(&out_dir);
-    let log = tmp.path().join("devnet.log");
-    let (devnet, first) = spawn_first_line(cmd, &log, Duration::from_secs(120));
-    assert!(first.starts_with("enode://"), "{first}");
-    // All lines: PEERS enodes, then the heimdall URL.
-    let stdout_path = log.with_extension("stdout");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let lines: Vec<String> = loop {
-        let text = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        if lines.len() > PEERS {
-            break lines;
-        }
-        assert!(Instant::now() < deadline, "{text}\n{}", devnet.log_text());
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    for l in &lines[..PEERS] {
-        assert!(l.starts_with("enode://"), "{l}");
-    }
-    let heimdall = lines[PEERS]
-        .strip_prefix("heimdall ")
-        .unwrap_or_else(|| panic!("{}", lines[PEERS]))
-        .to_string();
+    let Devnet {
+        guard: devnet,
+        enodes: lines,
+        heimdall,
+    } = start_devnet(cmd, PEERS, &tmp.path().join("devnet.log"));
 
     // The devnet's checkpoints (written with --out).
     let checkpoints: serde_json::Value =
@@ -149,27 +125,14 @@ fn show(heimdall: &str, id: Option<u64>) -> serde_json::Value {
 #[test]
 fn growing_devnet_publishes_new_blocks_and_checkpoints() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(bin("hypasis"));
-    cmd.args(["devnet", "--blocks", "300", "--peers", "2"])
-        .args([
-            "--listen-base",
-            "127.0.0.1:0",
-            "--heimdall-listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--checkpoint-len", "64", "--grow-every-ms", "20"]);
-    let log = tmp.path().join("devnet.log");
-    let (devnet, enode) = spawn_first_line(cmd, &log, Duration::from_secs(60));
-    let stdout_path = log.with_extension("stdout");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let heimdall = loop {
-        let text = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| l.starts_with("heimdall ")) {
-            break line["heimdall ".len()..].to_string();
-        }
-        assert!(Instant::now() < deadline, "{text}\n{}", devnet.log_text());
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut cmd = devnet_command(300, 2);
+    cmd.args(["--checkpoint-len", "64", "--grow-every-ms", "20"]);
+    let Devnet {
+        guard: devnet,
+        enodes,
+        heimdall,
+    } = start_devnet(cmd, 2, &tmp.path().join("devnet.log"));
+    let enode = enodes[0].clone();
     assert_eq!(show(&heimdall, None)["id"], 4, "300 blocks: 4 checkpoints");
 
     // Pools connected now (one eth/69, one eth/68) follow the growing head.

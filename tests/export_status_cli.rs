@@ -8,7 +8,8 @@
 use alloy_primitives::{Bytes, keccak256};
 use alloy_rlp::Decodable;
 use hypasis_integration_tests::{
-    ChildGuard, bin, client_tls, free_addr, generate_certs, repo_root, serving,
+    ChildGuard, bin, client_tls, free_addr, generate_certs, repo_root, service_command,
+    wait_serving,
 };
 use hypasis_primitives::RawBlock;
 use hypasis_proto::v1::{self, scheduler_client::SchedulerClient, store_client::StoreClient};
@@ -16,7 +17,7 @@ use hypasis_validation::split_concatenated;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
 const FIRST: u64 = 1_000_000;
@@ -85,31 +86,13 @@ async fn channel(addr: SocketAddr, certs: &Path) -> Option<Channel> {
         .ok()
 }
 
-async fn wait_serving(addr: SocketAddr, certs: &Path, service: &str, proc: &ChildGuard) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !serving(addr, certs, "admin", service).await {
-        assert!(
-            Instant::now() < deadline,
-            "{service} not serving within 30 s:\n{}",
-            proc.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Starts `hypasis-store` on `data_dir` and waits until it serves.
 async fn start_store(data_dir: &Path, certs: &Path, log: &Path) -> (ChildGuard, SocketAddr) {
     let addr = free_addr();
-    let mut cmd = Command::new(bin("hypasis-store"));
-    cmd.arg("--data-dir")
-        .arg(data_dir)
-        .args(["--listen", &addr.to_string()])
-        .args(["--metrics-listen", &free_addr().to_string()])
-        .arg("--tls-dir")
-        .arg(certs)
-        .env("RUST_LOG", "info");
-    let proc = ChildGuard::spawn(cmd, log);
-    wait_serving(addr, certs, "hypasis.v1.Store", &proc).await;
+    let mut cmd = service_command("hypasis-store", addr, free_addr(), certs);
+    cmd.arg("--data-dir").arg(data_dir);
+    let mut proc = ChildGuard::spawn(cmd, log);
+    wait_serving(&mut proc, addr, certs, "hypasis.v1.Store").await;
     (proc, addr)
 }
 
@@ -336,8 +319,8 @@ async fn status_prints_the_scheduler_and_store_state() {
     // Blocks below the anchor are stored.
     let blocks = fixture_blocks();
     put(store_addr, &certs, &blocks[..idx(1_000_010)]).await;
-    let (sched, sched_addr) = start_scheduler(tmp.path(), &certs, store_addr);
-    wait_serving(sched_addr, &certs, "hypasis.v1.Scheduler", &sched).await;
+    let (mut sched, sched_addr) = start_scheduler(tmp.path(), &certs, store_addr);
+    wait_serving(&mut sched, sched_addr, &certs, "hypasis.v1.Scheduler").await;
 
     // The backward direction is paused through the admin API; status shows it.
     let mut client = SchedulerClient::new(channel(sched_addr, &certs).await.unwrap());

@@ -82,6 +82,7 @@ async fn channel(url: &str, tls: &std::path::Path, domain: &str) -> Channel {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetcher_cluster_syncs_chain_byte_identical() {
+    let _fleet = hypasis_integration_tests::FLEET.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let tls = dir.path().join("tls");
     generate_certs(&tls);

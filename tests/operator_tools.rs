@@ -2,7 +2,9 @@
 //! (`buf curl`, same reflection protocol) with the admin certificate, and an OTLP trace receiver
 //! standing in for Jaeger.
 
-use hypasis_integration_tests::{ChildGuard, bin, free_addr, generate_certs, repo_root};
+use hypasis_integration_tests::{
+    ChildGuard, free_addr, generate_certs, repo_root, service_command,
+};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -48,16 +50,8 @@ fn grpcurl_compatible_client_lists_and_calls_with_admin_cert_only() {
     let certs = tmp.path().join("certs");
     generate_certs(&certs);
     let (grpc, metrics) = (free_addr(), free_addr());
-    let mut cmd = Command::new(bin("hypasis-store"));
+    let mut cmd = service_command("hypasis-store", grpc, metrics, &certs);
     cmd.arg("--data-dir").arg(tmp.path().join("d"));
-    cmd.args([
-        "--listen",
-        &grpc.to_string(),
-        "--metrics-listen",
-        &metrics.to_string(),
-        "--tls-dir",
-    ]);
-    cmd.arg(&certs);
     let _store = ChildGuard::spawn(cmd, &tmp.path().join("store.log"));
     let url = format!("https://{grpc}");
 
@@ -148,16 +142,9 @@ fn request_spans_are_exported_over_otlp() {
     let certs = tmp.path().join("certs");
     generate_certs(&certs);
     let (grpc, metrics) = (free_addr(), free_addr());
-    let mut cmd = Command::new(bin("hypasis-store"));
-    cmd.arg("--data-dir").arg(tmp.path().join("d"));
-    cmd.args([
-        "--listen",
-        &grpc.to_string(),
-        "--metrics-listen",
-        &metrics.to_string(),
-        "--tls-dir",
-    ]);
-    cmd.arg(&certs)
+    let mut cmd = service_command("hypasis-store", grpc, metrics, &certs);
+    cmd.arg("--data-dir")
+        .arg(tmp.path().join("d"))
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{endpoint}"));
     let mut store = ChildGuard::spawn(cmd, &tmp.path().join("store.log"));
     let url = format!("https://{grpc}");

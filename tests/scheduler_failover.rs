@@ -149,6 +149,7 @@ fn range(l: &v1::Lease) -> v1::BlockRange {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduler_leader_failover_continues_from_durable_state() {
+    let _fleet = hypasis_integration_tests::FLEET.lock().await;
     let test_start = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let certs = tmp.path().join("certs");

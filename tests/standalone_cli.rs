@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hypasis_integration_tests::{
-    ChildGuard, assert_same_export, bin, export_blocks, free_addr, spawn_first_line,
+    ChildGuard, assert_same_export, bin, devnet_command, export_blocks, free_addr, start_devnet,
 };
 
 const BLOCKS: u64 = 3000;
@@ -18,38 +18,14 @@ const PEERS: usize = 2;
 
 /// Starts a growing devnet; returns it with its enodes and Heimdall URL.
 fn devnet(dir: &Path) -> (ChildGuard, Vec<String>, String) {
-    let mut cmd = Command::new(bin("hypasis"));
-    cmd.args(["devnet", "--blocks", &BLOCKS.to_string()])
-        .args(["--peers", &PEERS.to_string(), "--txs-per-block", "3"])
-        .args([
-            "--listen-base",
-            "127.0.0.1:0",
-            "--heimdall-listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--checkpoint-len", "256"])
+    let mut cmd = devnet_command(BLOCKS, PEERS);
+    cmd.args(["--txs-per-block", "3", "--checkpoint-len", "256"])
         .args(["--checkpoint-lag", &(BLOCKS / 2).to_string()])
         .args(["--grow-every-ms", "100"])
         .arg("--out")
         .arg(dir.join("devnet"));
-    let log = dir.join("devnet.log");
-    let (guard, _) = spawn_first_line(cmd, &log, Duration::from_secs(120));
-    let stdout = log.with_extension("stdout");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&stdout).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        if lines.len() > PEERS {
-            let enodes = lines[..PEERS].iter().map(|s| s.to_string()).collect();
-            let heimdall = lines[PEERS]
-                .strip_prefix("heimdall ")
-                .unwrap_or_else(|| panic!("{text}"))
-                .to_string();
-            return (guard, enodes, heimdall);
-        }
-        assert!(Instant::now() < deadline, "{text}\n{}", guard.log_text());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let d = start_devnet(cmd, PEERS, &dir.join("devnet.log"));
+    (d.guard, d.enodes, d.heimdall)
 }
 
 fn standalone_cmd(data: &Path, enodes: &[String], heimdall: &str) -> (Command, String) {

@@ -1,14 +1,16 @@
 //! The store service as a real process: mTLS, reflection, health, metrics, writes and reads over
 //! gRPC, refusals that leave data untouched, SIGKILL mid-write and restart, SIGTERM shutdown.
 
-use hypasis_integration_tests::{ChildGuard, bin, client_tls, free_addr, generate_certs};
+use hypasis_integration_tests::{
+    ChildGuard, client_tls, free_addr, generate_certs, http_get, reflection_services,
+    service_command, wait_serving,
+};
 use hypasis_primitives::{B256, RawBlock};
 use hypasis_proto::v1::{self, store_client::StoreClient};
 use hypasis_storage_api::contract::{test_chain, with_receipt_count};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
 struct Store {
@@ -18,18 +20,8 @@ struct Store {
 }
 
 fn start_store(tmp: &Path, data: &Path, grpc: SocketAddr, metrics: SocketAddr, tag: &str) -> Store {
-    let mut cmd = Command::new(bin("hypasis-store"));
-    cmd.arg("--data-dir")
-        .arg(data)
-        .args([
-            "--listen",
-            &grpc.to_string(),
-            "--metrics-listen",
-            &metrics.to_string(),
-            "--tls-dir",
-        ])
-        .arg(tmp.join("certs"))
-        .env("RUST_LOG", "info");
+    let mut cmd = service_command("hypasis-store", grpc, metrics, &tmp.join("certs"));
+    cmd.arg("--data-dir").arg(data);
     let proc = ChildGuard::spawn(cmd, &tmp.join(format!("store-{tag}.log")));
     Store {
         proc,
@@ -52,36 +44,6 @@ async fn channel(
 }
 
 /// Waits until health reports SERVING (or the process dies).
-async fn wait_ready(store: &mut Store, certs: &Path) -> Channel {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = store.proc.child.try_wait().unwrap() {
-            panic!(
-                "store exited early with {status}:\n{}",
-                store.proc.log_text()
-            );
-        }
-        if let Ok(ch) = channel(store, certs, Some("admin")).await {
-            let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
-            let req = tonic_health::pb::HealthCheckRequest {
-                service: "hypasis.v1.Store".into(),
-            };
-            if let Ok(resp) = health.check(req).await
-                && resp.into_inner().status
-                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-            {
-                return ch;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "store not ready in time:\n{}",
-            store.proc.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn batch(blocks: &[RawBlock]) -> v1::PutBatchRequest {
     v1::PutBatchRequest {
         blocks: blocks.iter().map(v1::Block::from).collect(),
@@ -120,34 +82,10 @@ async fn store_over_mtls_reflection_reads_writes_and_refusals() {
         free_addr(),
         "a",
     );
-    let ch = wait_ready(&mut store, &certs).await;
+    let ch = wait_serving(&mut store.proc, store.grpc, &certs, "hypasis.v1.Store").await;
 
     // Reflection lists the store service (what grpcurl/buf curl `list` does).
-    let mut refl =
-        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(ch.clone());
-    let req = tonic_reflection::pb::v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            ),
-        ),
-    };
-    let mut stream = refl
-        .server_reflection_info(tokio_stream::iter([req]))
-        .await
-        .unwrap()
-        .into_inner();
-    let resp = stream.message().await.unwrap().unwrap();
-    let Some(
-        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
-            list,
-        ),
-    ) = resp.message_response
-    else {
-        panic!("unexpected reflection response {resp:?}")
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    let names = reflection_services(ch.clone()).await;
     assert!(names.contains(&"hypasis.v1.Store".to_string()), "{names:?}");
 
     // Without a client certificate the TLS handshake is refused.
@@ -353,22 +291,9 @@ async fn store_over_mtls_reflection_reads_writes_and_refusals() {
         store.metrics,
         "b",
     );
-    let ch = wait_ready(&mut store, &certs).await;
+    let ch = wait_serving(&mut store.proc, store.grpc, &certs, "hypasis.v1.Store").await;
     let mut client = StoreClient::new(ch);
     assert_eq!(stats(&mut client).await.blocks, 64);
-}
-
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
 }
 
 /// SIGKILL the store while a client streams batches; after restart every acknowledged batch is
@@ -388,7 +313,7 @@ async fn sigkill_mid_write_loses_nothing_acknowledged() {
 
     for round in 0..4 {
         let mut store = start_store(tmp.path(), &data, grpc, metrics, &format!("kill{round}"));
-        let ch = wait_ready(&mut store, &certs).await;
+        let ch = wait_serving(&mut store.proc, store.grpc, &certs, "hypasis.v1.Store").await;
         let mut client = StoreClient::new(ch.clone());
 
         // Everything acknowledged so far is intact and byte-identical; nothing partial exists.

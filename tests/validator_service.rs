@@ -3,49 +3,13 @@
 //! corrupted range with its verdict, protocol errors as statuses), then SIGTERM.
 
 use hypasis_integration_tests::{
-    ChildGuard, bin, client_tls, free_addr, generate_certs, repo_root,
+    ChildGuard, free_addr, generate_certs, http_get, reflection_services, repo_root,
+    service_command, wait_serving,
 };
 use hypasis_proto::v1::{self, validator_client::ValidatorClient};
 use hypasis_validation::{SealedHeader, split_concatenated};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
-use tonic::transport::{Channel, Endpoint};
-
-async fn wait_ready(proc: &mut ChildGuard, grpc: SocketAddr, certs: &Path) -> Channel {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = proc.child.try_wait().unwrap() {
-            panic!("validator exited early with {status}:\n{}", proc.log_text());
-        }
-        let ch = Endpoint::from_shared(format!("https://{grpc}"))
-            .unwrap()
-            .connect_timeout(Duration::from_secs(2))
-            .tls_config(client_tls(certs, Some("admin"), "localhost"))
-            .unwrap()
-            .connect()
-            .await;
-        if let Ok(ch) = ch {
-            let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
-            let req = tonic_health::pb::HealthCheckRequest {
-                service: "hypasis.v1.Validator".into(),
-            };
-            if let Ok(resp) = health.check(req).await
-                && resp.into_inner().status
-                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-            {
-                return ch;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "validator not ready:\n{}",
-            proc.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use std::time::Duration;
+use tonic::transport::Channel;
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(repo_root().join("tests/fixtures/validation").join(name)).unwrap()
@@ -117,59 +81,22 @@ fn done(r: &v1::ValidateRangeResponse) -> &v1::RangeVerdict {
     }
 }
 
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validate_range_over_mtls() {
     let tmp = tempfile::tempdir().unwrap();
     let certs = tmp.path().join("certs");
     generate_certs(&certs);
     let (grpc, metrics) = (free_addr(), free_addr());
-    let mut cmd = Command::new(bin("hypasis-validator"));
-    cmd.args([
-        "--listen",
-        &grpc.to_string(),
-        "--metrics-listen",
-        &metrics.to_string(),
-        "--tls-dir",
-    ])
-    .arg(&certs)
-    .env("RUST_LOG", "info");
+    let cmd = service_command("hypasis-validator", grpc, metrics, &certs);
     let mut proc = ChildGuard::spawn(cmd, &tmp.path().join("validator.log"));
-    let ch = wait_ready(&mut proc, grpc, &certs).await;
+    let ch = wait_serving(&mut proc, grpc, &certs, "hypasis.v1.Validator").await;
 
     // Reflection lists the service.
-    let mut refl =
-        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(ch.clone());
-    let req = tonic_reflection::pb::v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            ),
-        ),
-    };
-    let resp = refl
-        .server_reflection_info(tokio_stream::iter([req]))
-        .await
-        .unwrap()
-        .into_inner()
-        .message()
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(format!("{resp:?}").contains("hypasis.v1.Validator"));
+    let names = reflection_services(ch.clone()).await;
+    assert!(
+        names.contains(&"hypasis.v1.Validator".to_string()),
+        "{names:?}"
+    );
 
     let mut client = ValidatorClient::new(ch)
         .max_decoding_message_size(64 << 20)

@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic_health::pb::health_check_response::ServingStatus;
+
+/// Held by the tests that start a fleet of processes (the whole cluster, the scheduler failover,
+/// the fetcher cluster): all suites share one test binary, and two fleets at once on CI's two
+/// cores would make their time-bounded waits compete.
+pub static FLEET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// mTLS client settings over the certificates in `certs` (from `generate_certs`): trust its
 /// `ca.pem`, present `<client>.pem` / `<client>.key` (none: no client certificate), and expect
@@ -45,21 +51,59 @@ pub async fn mtls_channel(
         .ok()
 }
 
+/// The gRPC health status of `service` on `ch` (`None`: no answer).
+pub async fn health_status(ch: &Channel, service: &str) -> Option<ServingStatus> {
+    tonic_health::pb::health_client::HealthClient::new(ch.clone())
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .ok()
+        .and_then(|r| ServingStatus::try_from(r.into_inner().status).ok())
+}
+
 /// Whether `service` at `addr` reports `SERVING` on the gRPC health service, asked as
 /// `client`; `false` when it cannot be reached.
 pub async fn serving(addr: SocketAddr, certs: &Path, client: &str, service: &str) -> bool {
     let Some(ch) = mtls_channel(addr, certs, client, Duration::from_secs(5)).await else {
         return false;
     };
-    tonic_health::pb::health_client::HealthClient::new(ch)
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: service.into(),
-        })
-        .await
-        .is_ok_and(|r| {
-            r.into_inner().status
-                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-        })
+    health_status(&ch, service).await == Some(ServingStatus::Serving)
+}
+
+/// Waits (at most 30 s) until `service` of the process `proc` at `addr` reports `SERVING` to
+/// the `admin` client, and returns that client's channel (no request timeout). Panics with the
+/// process's log when it exits first or the time runs out.
+pub async fn wait_serving(
+    proc: &mut ChildGuard,
+    addr: SocketAddr,
+    certs: &Path,
+    service: &str,
+) -> Channel {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = proc.child.try_wait().expect("try_wait") {
+            panic!("{service} exited early with {status}:\n{}", proc.log_text());
+        }
+        let ch = Endpoint::from_shared(format!("https://{addr}"))
+            .expect("endpoint")
+            .connect_timeout(Duration::from_secs(2))
+            .tls_config(client_tls(certs, Some("admin"), "localhost"))
+            .expect("tls config")
+            .connect()
+            .await;
+        if let Ok(ch) = ch
+            && health_status(&ch, service).await == Some(ServingStatus::Serving)
+        {
+            return ch;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{service} not ready:\n{}",
+            proc.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Runs `hypasis export` of blocks `from..=to` in the data dir `data` into `out/chain.rlp` and
@@ -199,6 +243,111 @@ pub fn generate_certs(dir: &Path) {
         .status()
         .expect("run hypasis certs generate");
     assert!(status.success(), "hypasis certs generate failed");
+}
+
+/// A service binary (`hypasis-store`, `hypasis-validator`, …) serving gRPC on `grpc` and
+/// metrics on `metrics`, over mTLS with the certificates in `certs`, logging at `info`.
+pub fn service_command(name: &str, grpc: SocketAddr, metrics: SocketAddr, certs: &Path) -> Command {
+    let mut cmd = Command::new(bin(name));
+    cmd.args(["--listen", &grpc.to_string()])
+        .args(["--metrics-listen", &metrics.to_string()])
+        .arg("--tls-dir")
+        .arg(certs)
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+/// A plain HTTP/1.1 GET (metrics and health endpoints): the whole response, headers included.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// The services a server lists over gRPC reflection (what `grpcurl list` / `buf curl` does).
+pub async fn reflection_services(ch: Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let resp = ServerReflectionClient::new(ch)
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .expect("one reflection response");
+    match resp.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection response {other:?}"),
+    }
+}
+
+/// `hypasis devnet --blocks BLOCKS --peers PEERS` with its peers and Heimdall endpoint on
+/// loopback ports chosen by the system; callers add the rest (`--out`, growth, checkpoints).
+pub fn devnet_command(blocks: u64, peers: usize) -> Command {
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args(["devnet", "--blocks", &blocks.to_string()])
+        .args(["--peers", &peers.to_string()])
+        .args(["--listen-base", "127.0.0.1:0"])
+        .args(["--heimdall-listen", "127.0.0.1:0"]);
+    cmd
+}
+
+/// A running `hypasis devnet`: the process, its peers' enodes and its Heimdall URL.
+#[derive(Debug)]
+pub struct Devnet {
+    /// The process (killed on drop).
+    pub guard: ChildGuard,
+    /// One `enode://` URL per peer.
+    pub enodes: Vec<String>,
+    /// The Heimdall-format endpoint (`http://…`).
+    pub heimdall: String,
+}
+
+/// Starts a devnet command (from [`devnet_command`]) of `peers` peers, logging to `log`, and
+/// waits for what it prints: one enode line per peer, then `heimdall URL`.
+pub fn start_devnet(cmd: Command, peers: usize, log: &Path) -> Devnet {
+    let (guard, first) = spawn_first_line(cmd, log, Duration::from_secs(120));
+    assert!(first.starts_with("enode://"), "{first}");
+    let stdout = log.with_extension("stdout");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&stdout).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.len() > peers {
+            for l in &lines[..peers] {
+                assert!(l.starts_with("enode://"), "{l}");
+            }
+            let heimdall = lines[peers]
+                .strip_prefix("heimdall ")
+                .unwrap_or_else(|| panic!("no Heimdall line: {text}"))
+                .to_string();
+            let enodes = lines[..peers].iter().map(|s| s.to_string()).collect();
+            return Devnet {
+                guard,
+                enodes,
+                heimdall,
+            };
+        }
+        assert!(Instant::now() < deadline, "{text}\n{}", guard.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Spawns `cmd` with stdout to `<log>.stdout` and stderr to `log`, and waits (at most

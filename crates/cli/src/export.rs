@@ -15,7 +15,7 @@
 //! partial file. The store must not be running on the same data directory (redb locks the file).
 
 use std::{
-    io::{IsTerminal, Write},
+    io::Write,
     path::{Path, PathBuf},
     time::Instant,
 };
@@ -26,7 +26,6 @@ use hypasis_gaps::Range;
 use hypasis_storage_api::blockfile;
 use hypasis_storage_api::{BlockStorage, StorageError};
 use hypasis_storage_redb::RedbStorage;
-use indicatif::{ProgressBar, ProgressStyle};
 
 /// The database file inside a store data directory (as `hypasis-store --data-dir` uses it).
 pub const DB_FILE: &str = "blocks.redb";
@@ -223,21 +222,6 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     rt.block_on(export(args))
 }
 
-fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} blocks ({per_sec}, eta {eta}) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar
-}
-
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let (from, to) = (args.from, args.to);
     let range = Range::new(from, to).map_err(|_| ExportError::EmptyRange { from, to })?;
@@ -284,7 +268,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let mut chain = Output::create(&args.out)?;
     let mut receipts = args.receipts.as_deref().map(Output::create).transpose()?;
     let total = range.len();
-    let bar = progress_bar(total, args.quiet);
+    let bar = crate::progress::blocks_bar(total, args.quiet);
     let batch = args.batch.clamp(1, 100_000);
     let mut next = from;
     let mut written = 0u64;

@@ -12,6 +12,7 @@ mod checkpoint;
 mod devnet;
 mod export;
 mod p2p;
+mod progress;
 mod standalone;
 mod status;
 mod verify;

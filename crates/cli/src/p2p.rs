@@ -24,7 +24,6 @@ use hypasis_rlpx::{
     Enode, SecretKey,
     identity::{generate_secret_key, load_or_generate_secret_key},
 };
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::chains::ChainArg;
 
@@ -429,19 +428,7 @@ async fn fetch(args: FetchArgs) -> anyhow::Result<()> {
     );
     let mut writer = Writer::create(&args.out, !args.no_receipts)?;
     let total = args.to - args.from + 1;
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new(total);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {pos}/{len} blocks ({per_sec}, eta {eta}) {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar
-    };
+    let bar = crate::progress::blocks_bar(total, args.quiet);
     let config = FetchConfig {
         headers_per_request: args.headers_per_request.clamp(1, 1024),
         bodies_per_request: args.bodies_per_request.max(1),
@@ -576,6 +563,24 @@ struct Rate {
     secs: f64,
 }
 
+/// Runs the jobs `in_flight` at a time and rates the items they report done.
+async fn rate_of<J>(in_flight: usize, jobs: impl futures::Stream<Item = J>) -> anyhow::Result<Rate>
+where
+    J: std::future::Future<Output = anyhow::Result<usize>>,
+{
+    use futures::StreamExt;
+    let t = Instant::now();
+    let done: Vec<anyhow::Result<usize>> = jobs.buffer_unordered(in_flight).collect().await;
+    let mut items = 0u64;
+    for d in done {
+        items += d? as u64;
+    }
+    Ok(Rate {
+        items,
+        secs: t.elapsed().as_secs_f64(),
+    })
+}
+
 impl Rate {
     fn per_sec(&self) -> f64 {
         self.items as f64 / self.secs.max(1e-9)
@@ -659,13 +664,13 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
 
         // Headers: 1024-block chunks, each completed (partial answers re-requested) and
         // checked (decode, keccak, parent links).
-        let t = Instant::now();
         let chunks: Vec<(u64, u64)> = (0..n)
             .step_by(1024)
             .map(|s| (s, (s + 1023).min(n - 1)))
             .collect();
-        let got: Vec<anyhow::Result<usize>> = stream::iter(chunks)
-            .map(|(s, e)| {
+        let net_headers = rate_of(
+            in_flight,
+            stream::iter(chunks).map(|(s, e)| {
                 let pool = &pool;
                 async move {
                     let mut next = s;
@@ -679,24 +684,15 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
                     }
                     Ok((e - s + 1) as usize)
                 }
-            })
-            .buffer_unordered(in_flight)
-            .collect()
-            .await;
-        let mut count = 0;
-        for g in got {
-            count += g?;
-        }
-        let net_headers = Rate {
-            items: count as u64,
-            secs: t.elapsed().as_secs_f64(),
-        };
+            }),
+        )
+        .await?;
 
         // Bodies: 128-hash chunks, checked against the transactions root.
-        let t = Instant::now();
         let idx: Vec<usize> = (0..n as usize).collect();
-        let got: Vec<anyhow::Result<usize>> = stream::iter(idx.chunks(128))
-            .map(|chunk| {
+        let net_bodies = rate_of(
+            in_flight,
+            stream::iter(idx.chunks(128)).map(|chunk| {
                 let pool = &pool;
                 let hashes = &hashes;
                 let checked = &checked;
@@ -713,18 +709,9 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
                     }
                     Ok(chunk.len())
                 }
-            })
-            .buffer_unordered(in_flight)
-            .collect()
-            .await;
-        let mut count = 0;
-        for g in got {
-            count += g?;
-        }
-        let net_bodies = Rate {
-            items: count as u64,
-            secs: t.elapsed().as_secs_f64(),
-        };
+            }),
+        )
+        .await?;
         pool.shutdown().await;
         results.push((peers, net_headers, net_bodies));
     }

@@ -7,9 +7,9 @@ use anyhow::Context;
 use clap::{Args, Parser};
 use hypasis_checkpoint::config::SourceArgs;
 use hypasis_config::TlsMode;
+use hypasis_node::p2p::P2pArgs;
 use hypasis_node::{AnchorChoice, Progress, Standalone, StandaloneConfig, Summary, parse_trusted};
 use hypasis_primitives::VerificationLevel;
-use hypasis_rlpx::Enode;
 use hypasis_scheduler::Direction;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -48,21 +48,8 @@ pub struct StandaloneArgs {
     /// Data directory (the embedded database `blocks.redb`, and `certs/` unless --tls-dir).
     #[arg(long, value_name = "DIR")]
     data_dir: PathBuf,
-    /// Static peer (repeatable).
-    #[arg(long = "peer", value_name = "ENODE")]
-    peers: Vec<String>,
-    /// Bootnode for discovery (repeatable; also dialed).
-    #[arg(long = "bootnode", value_name = "ENODE")]
-    bootnodes: Vec<String>,
-    /// Do not run discv4 discovery (static peers and bootnodes only).
-    #[arg(long)]
-    no_discovery: bool,
-    /// discv4 UDP listen address.
-    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:30303")]
-    discovery_listen: SocketAddr,
-    /// devp2p TCP listen address for inbound peers.
-    #[arg(long, value_name = "HOST:PORT")]
-    p2p_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    p2p: P2pArgs,
     /// Anchor and checkpoint sources. `--trusted NUMBER:0xHASH` anchors on that block; with
     /// `--heimdall` on the checkpoint follower's trusted head (Heimdall's latest milestone); with
     /// only `--l1-rpc` or `--beacon` on the newest agreed checkpoint.
@@ -132,15 +119,6 @@ pub fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     rt.block_on(main(args))
 }
 
-fn parse_enodes(list: &[String]) -> anyhow::Result<Vec<Enode>> {
-    list.iter()
-        .map(|e| {
-            e.parse::<Enode>()
-                .map_err(|err| anyhow::anyhow!("bad enode `{e}`: {err}"))
-        })
-        .collect()
-}
-
 async fn main(args: StandaloneArgs) -> anyhow::Result<()> {
     let spec = args.chain.spec()?;
     // Logs: warnings by default so that the bars stay readable (RUST_LOG overrides).
@@ -203,10 +181,7 @@ async fn main(args: StandaloneArgs) -> anyhow::Result<()> {
     };
 
     let mut cfg = StandaloneConfig::new(spec.clone(), args.data_dir.clone());
-    cfg.peers = parse_enodes(&args.peers)?;
-    cfg.bootnodes = parse_enodes(&args.bootnodes)?;
-    cfg.discovery = (!args.no_discovery).then_some(args.discovery_listen);
-    cfg.p2p_listen = args.p2p_listen;
+    cfg.p2p = args.p2p.config()?;
     cfg.anchor = anchor;
     cfg.sources = sources;
     cfg.checkpoint_poll = Duration::from_millis(args.checkpoint_poll_ms.max(50));
@@ -221,7 +196,7 @@ async fn main(args: StandaloneArgs) -> anyhow::Result<()> {
     cfg.backward_max_blocks_per_second = args.backward_max_blocks_per_second;
     cfg.tip_margin = args.tip_margin;
     cfg.nodekey = args.nodekey.clone();
-    if cfg.peers.is_empty() && cfg.bootnodes.is_empty() && cfg.discovery.is_none() {
+    if !cfg.p2p.has_peer_source() {
         anyhow::bail!("no peers: give --peer ENODE, --bootnode ENODE, or allow discovery");
     }
 

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use alloy_consensus::Header;
 use alloy_eips::eip2718::Decodable2718;
-use alloy_primitives::{B256, Bytes, U256};
+use alloy_primitives::B256;
 use alloy_rlp::{Decodable, Encodable};
-use hypasis_eth_wire::eth::{ForkHash, ForkId};
 use hypasis_fetcher::{Fetcher, FetcherConfig, FetcherMetrics, StorageSink};
 use hypasis_gaps::Range;
 use hypasis_network::{
@@ -38,41 +37,6 @@ const GENESIS_JSON: &str = r#"{
   "difficulty": "0x1", "gasLimit": "0x1c9c380", "alloc": {}
 }"#;
 
-fn status(genesis: B256, latest: u64) -> LocalStatus {
-    LocalStatus {
-        network_id: 4242,
-        genesis,
-        fork_id: ForkId {
-            hash: ForkHash([9, 9, 9, 9]),
-            next: 0,
-        },
-        total_difficulty: U256::from(1),
-        head_hash: B256::repeat_byte(1),
-        earliest_block: 0,
-        latest_block: latest,
-    }
-}
-
-/// Serves a different chain above `from`: internally consistent headers whose hashes do not
-/// match the trusted ones.
-#[derive(Debug)]
-struct Forked(MemoryBlockSource);
-
-impl BlockSource for Forked {
-    fn header_by_number(&self, number: u64) -> Option<Bytes> {
-        self.0.header_by_number(number)
-    }
-    fn header_by_hash(&self, hash: &B256) -> Option<(u64, Bytes)> {
-        self.0.header_by_hash(hash)
-    }
-    fn body_by_hash(&self, hash: &B256) -> Option<Bytes> {
-        self.0.body_by_hash(hash)
-    }
-    fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
-        self.0.receipts_by_hash(hash)
-    }
-}
-
 /// The same chain with every header's timestamp + 1 and re-linked (a consistent fork).
 fn forked(blocks: &[TestBlock]) -> MemoryBlockSource {
     let mut s = MemoryBlockSource::new();
@@ -93,7 +57,7 @@ fn forked(blocks: &[TestBlock]) -> MemoryBlockSource {
 
 async fn serve(source: Arc<dyn BlockSource>, genesis: B256, latest: u64) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut cfg = SessionConfig::new(status(genesis, latest));
+    let mut cfg = SessionConfig::new(testchain::test_status(genesis, latest));
     cfg.block_source = Some(source);
     Server::spawn(listener, generate_secret_key(), cfg, 16).unwrap()
 }
@@ -187,12 +151,12 @@ async fn setup_with(
         servers.push(serve(source.clone(), genesis, latest).await);
     }
     let liar = if liar {
-        Some(serve(Arc::new(Forked(forked(&blocks))), genesis, latest).await)
+        Some(serve(Arc::new(forked(&blocks)), genesis, latest).await)
     } else {
         None
     };
 
-    let mut session = SessionConfig::new(status(genesis, 0));
+    let mut session = SessionConfig::new(testchain::test_status(genesis, 0));
     session.handshake_timeout = Duration::from_secs(5);
     let mut pc = PoolConfig::new(session);
     // With a liar, it is the only peer at first (the test adds the honest ones once it is
@@ -222,24 +186,8 @@ async fn setup_with(
     let store = Arc::new(StorageSchedulerStore(
         storage.clone() as Arc<dyn BlockStorage>
     ));
-    let config = SchedulerConfig {
-        genesis: 1,
-        unit_size: unit,
-        // Generous: every grant and renewal is a durable commit, slow on a loaded CI disk.
-        lease_ttl: Duration::from_secs(12),
-        backoff: BackoffConfig {
-            base: Duration::from_millis(200),
-            max: Duration::from_secs(2),
-            no_peer_base: Duration::from_millis(500),
-            no_peer_max: Duration::from_secs(2),
-        },
-        ..SchedulerConfig::default()
-    };
-    let mid = count / 2;
-    let anchor = AnchorSource::Fixed(Anchor {
-        number: mid,
-        hash: Some(blocks[mid as usize].hash),
-    });
+    let config = sync_config(unit);
+    let anchor = mid_anchor(&blocks, count);
     let mut durable = lead(store, config, anchor).await;
     durable.observe_tip(latest).await.unwrap();
     let leases = Arc::new(InProcessLeases::new(Arc::new(Mutex::new(durable))));
@@ -331,6 +279,32 @@ async fn assert_identical(s: &Setup, from: u64, to: u64) {
             b.number
         );
     }
+}
+
+/// The scheduler of these tests: units of `unit` blocks from block 1, quick backoff.
+fn sync_config(unit: u64) -> SchedulerConfig {
+    SchedulerConfig {
+        genesis: 1,
+        unit_size: unit,
+        // Generous: every grant and renewal is a durable commit, slow on a loaded CI disk.
+        lease_ttl: Duration::from_secs(12),
+        backoff: BackoffConfig {
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+            no_peer_base: Duration::from_millis(500),
+            no_peer_max: Duration::from_secs(2),
+        },
+        ..SchedulerConfig::default()
+    }
+}
+
+/// A fixed anchor on the middle block of a `count`-block chain (hash known).
+fn mid_anchor(blocks: &[TestBlock], count: u64) -> AnchorSource {
+    let mid = count / 2;
+    AnchorSource::Fixed(Anchor {
+        number: mid,
+        hash: Some(blocks[mid as usize].hash),
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,7 +440,7 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
     // eth/68 liar: an honest Status head (its header is served), then a NewBlockHashes at 2^60.
     let head = LocalStatus {
         head_hash: blocks[latest as usize].hash,
-        ..status(genesis, latest)
+        ..testchain::test_status(genesis, latest)
     };
     let (announce, live) = watch::channel(head.clone());
     let mut cfg = SessionConfig::new(head.clone()).with_live_status(live);
@@ -482,7 +456,7 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
     )
     .unwrap();
 
-    let mut session = SessionConfig::new(status(genesis, 0));
+    let mut session = SessionConfig::new(testchain::test_status(genesis, 0));
     session.handshake_timeout = Duration::from_secs(5);
     let mut pc = PoolConfig::new(session);
     pc.static_peers = honest
@@ -527,24 +501,10 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
     let unit = 100;
     let margin = 250;
     let config = SchedulerConfig {
-        genesis: 1,
-        unit_size: unit,
         tip_margin: margin,
-        // Generous: every grant and renewal is a durable commit, slow on a loaded CI disk.
-        lease_ttl: Duration::from_secs(12),
-        backoff: BackoffConfig {
-            base: Duration::from_millis(200),
-            max: Duration::from_secs(2),
-            no_peer_base: Duration::from_millis(500),
-            no_peer_max: Duration::from_secs(2),
-        },
-        ..SchedulerConfig::default()
+        ..sync_config(unit)
     };
-    let mid = count / 2;
-    let anchor = AnchorSource::Fixed(Anchor {
-        number: mid,
-        hash: Some(blocks[mid as usize].hash),
-    });
+    let anchor = mid_anchor(&blocks, count);
     let durable = Arc::new(Mutex::new(lead(store, config, anchor).await));
     let spec = ChainSpec::from_genesis_json(GENESIS_JSON).unwrap();
     let mut fc = FetcherConfig::new("fetcher-heads");

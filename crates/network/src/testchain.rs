@@ -11,7 +11,9 @@ use alloy_trie::root::ordered_trie_root_encoded;
 
 use hypasis_primitives::rlp::{put_string_header, wrap_list};
 
-use crate::source::MemoryBlockSource;
+use crate::session::LocalStatus;
+use crate::source::{BlockSource, MemoryBlockSource};
+use hypasis_eth_wire::eth::{ForkHash, ForkId};
 
 /// A generated block.
 #[derive(Debug, Clone)]
@@ -187,4 +189,67 @@ pub fn source(blocks: &[TestBlock]) -> MemoryBlockSource {
         );
     }
     s
+}
+
+/// The status of a test peer on the synthetic network (id 4242) with `genesis` and its head at
+/// `latest`.
+pub fn test_status(genesis: B256, latest: u64) -> LocalStatus {
+    LocalStatus {
+        network_id: 4242,
+        genesis,
+        fork_id: ForkId {
+            hash: ForkHash([9, 9, 9, 9]),
+            next: 0,
+        },
+        total_difficulty: U256::from(1),
+        head_hash: B256::repeat_byte(1),
+        earliest_block: 0,
+        latest_block: latest,
+    }
+}
+
+/// What a test peer changes in an honest source's answers; every hook passes the honest answer
+/// through unless overridden.
+pub trait Tamper: Send + Sync {
+    /// A header, as served by number or by hash.
+    fn header(&self, honest: Bytes) -> Bytes {
+        honest
+    }
+    /// A block body.
+    fn body(&self, honest: Bytes) -> Bytes {
+        honest
+    }
+    /// A block's receipts.
+    fn receipts(&self, honest: Vec<Bytes>) -> Vec<Bytes> {
+        honest
+    }
+}
+
+/// An honest source whose answers go through a [`Tamper`]: the lying (or watching) peers of
+/// tests.
+#[derive(Debug)]
+pub struct Tampered<T> {
+    /// What an honest peer would serve.
+    pub honest: MemoryBlockSource,
+    /// What this peer changes.
+    pub tamper: T,
+}
+
+impl<T: Tamper> BlockSource for Tampered<T> {
+    fn header_by_number(&self, number: u64) -> Option<Bytes> {
+        let h = self.honest.header_by_number(number)?;
+        Some(self.tamper.header(h))
+    }
+    fn header_by_hash(&self, hash: &B256) -> Option<(u64, Bytes)> {
+        let (n, h) = self.honest.header_by_hash(hash)?;
+        Some((n, self.tamper.header(h)))
+    }
+    fn body_by_hash(&self, hash: &B256) -> Option<Bytes> {
+        let b = self.honest.body_by_hash(hash)?;
+        Some(self.tamper.body(b))
+    }
+    fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
+        let r = self.honest.receipts_by_hash(hash)?;
+        Some(self.tamper.receipts(r))
+    }
 }

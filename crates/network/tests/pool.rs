@@ -4,16 +4,15 @@
 use std::{sync::Arc, time::Duration};
 
 use alloy_consensus::Header;
-use alloy_primitives::{B256, Bytes, U256};
+use alloy_primitives::{B256, Bytes};
 use alloy_rlp::{Decodable, Encodable};
 use hypasis_downloader::fetch::{FetchConfig, fetch_range};
-use hypasis_eth_wire::eth::{ForkHash, ForkId};
 use hypasis_network::{
-    BlockSource, LocalStatus, MemoryBlockSource, SessionConfig,
+    BlockSource, LocalStatus, SessionConfig,
     pool::{Pool, PoolConfig},
     server::Server,
     session::accept,
-    testchain,
+    testchain::{self, Tamper, Tampered},
 };
 use hypasis_rlpx::{
     identity::{generate_secret_key, node_id},
@@ -22,69 +21,35 @@ use hypasis_rlpx::{
 use tokio::net::TcpListener;
 
 fn status(genesis: B256) -> LocalStatus {
-    LocalStatus {
-        network_id: 4242,
-        genesis,
-        fork_id: ForkId {
-            hash: ForkHash([9, 9, 9, 9]),
-            next: 0,
-        },
-        total_difficulty: U256::from(1),
-        head_hash: B256::repeat_byte(1),
-        earliest_block: 0,
-        latest_block: 1999,
-    }
+    testchain::test_status(genesis, 1999)
 }
 
 /// Lies about headers: every header's timestamp is off by one (so hashes and links break).
-struct WrongHeaders(MemoryBlockSource);
+struct WrongHeaders;
 
-fn mutate(raw: Bytes) -> Bytes {
-    let mut h = Header::decode(&mut &raw[..]).unwrap();
-    h.timestamp += 1;
-    let mut out = Vec::new();
-    h.encode(&mut out);
-    out.into()
-}
-
-impl BlockSource for WrongHeaders {
-    fn header_by_number(&self, number: u64) -> Option<Bytes> {
-        self.0.header_by_number(number).map(mutate)
-    }
-    fn header_by_hash(&self, hash: &B256) -> Option<(u64, Bytes)> {
-        self.0.header_by_hash(hash).map(|(n, h)| (n, mutate(h)))
-    }
-    fn body_by_hash(&self, hash: &B256) -> Option<Bytes> {
-        self.0.body_by_hash(hash)
-    }
-    fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
-        self.0.receipts_by_hash(hash)
+impl Tamper for WrongHeaders {
+    fn header(&self, raw: Bytes) -> Bytes {
+        let mut h = Header::decode(&mut &raw[..]).unwrap();
+        h.timestamp += 1;
+        let mut out = Vec::new();
+        h.encode(&mut out);
+        out.into()
     }
 }
 
 /// Honest headers, garbage bodies and reordered receipts.
-struct GarbageBodies(MemoryBlockSource);
+struct GarbageBodies;
 
-impl BlockSource for GarbageBodies {
-    fn header_by_number(&self, number: u64) -> Option<Bytes> {
-        self.0.header_by_number(number)
+impl Tamper for GarbageBodies {
+    fn body(&self, _honest: Bytes) -> Bytes {
+        Bytes::from_static(&[0xc5, 0xc3, 0xc2, 0x01, 0x02, 0xc0])
     }
-    fn header_by_hash(&self, hash: &B256) -> Option<(u64, Bytes)> {
-        self.0.header_by_hash(hash)
-    }
-    fn body_by_hash(&self, hash: &B256) -> Option<Bytes> {
-        self.0
-            .body_by_hash(hash)
-            .map(|_| Bytes::from_static(&[0xc5, 0xc3, 0xc2, 0x01, 0x02, 0xc0]))
-    }
-    fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
-        self.0.receipts_by_hash(hash).map(|mut r| {
-            r.reverse();
-            if r.len() == 1 {
-                r.push(r[0].clone());
-            }
-            r
-        })
+    fn receipts(&self, mut r: Vec<Bytes>) -> Vec<Bytes> {
+        r.reverse();
+        if r.len() == 1 {
+            r.push(r[0].clone());
+        }
+        r
     }
 }
 
@@ -136,13 +101,19 @@ async fn honest_data_downloaded_and_liars_banned() {
         servers.push(serve(honest.clone(), genesis, Duration::ZERO).await);
     }
     let wrong_headers = serve(
-        Arc::new(WrongHeaders(testchain::source(&blocks))),
+        Arc::new(Tampered {
+            honest: testchain::source(&blocks),
+            tamper: WrongHeaders,
+        }),
         genesis,
         Duration::ZERO,
     )
     .await;
     let garbage = serve(
-        Arc::new(GarbageBodies(testchain::source(&blocks))),
+        Arc::new(Tampered {
+            honest: testchain::source(&blocks),
+            tamper: GarbageBodies,
+        }),
         genesis,
         Duration::ZERO,
     )
@@ -422,27 +393,15 @@ async fn discovery_feeds_the_pool_and_static_mode_does_not() {
 /// Serves honest headers and bodies but pads every receipt list: with `extra` copies of the
 /// last receipt (one too many, or an endless tail that never completes).
 struct PaddedReceipts {
-    inner: MemoryBlockSource,
     extra: usize,
 }
 
-impl BlockSource for PaddedReceipts {
-    fn header_by_number(&self, number: u64) -> Option<Bytes> {
-        self.inner.header_by_number(number)
-    }
-    fn header_by_hash(&self, hash: &B256) -> Option<(u64, Bytes)> {
-        self.inner.header_by_hash(hash)
-    }
-    fn body_by_hash(&self, hash: &B256) -> Option<Bytes> {
-        self.inner.body_by_hash(hash)
-    }
-    fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
-        self.inner.receipts_by_hash(hash).map(|mut r| {
-            if let Some(last) = r.last().cloned() {
-                r.extend(std::iter::repeat_n(last, self.extra));
-            }
-            r
-        })
+impl Tamper for PaddedReceipts {
+    fn receipts(&self, mut r: Vec<Bytes>) -> Vec<Bytes> {
+        if let Some(last) = r.last().cloned() {
+            r.extend(std::iter::repeat_n(last, self.extra));
+        }
+        r
     }
 }
 
@@ -467,14 +426,14 @@ async fn eth70_partial_receipt_liars_are_scored() {
         Server::spawn(listener, generate_secret_key(), cfg, 4).unwrap()
     };
     let honest = spawn(Arc::new(testchain::source(&blocks))).await;
-    let endless = spawn(Arc::new(PaddedReceipts {
-        inner: testchain::source(&blocks),
-        extra: 1000,
+    let endless = spawn(Arc::new(Tampered {
+        honest: testchain::source(&blocks),
+        tamper: PaddedReceipts { extra: 1000 },
     }))
     .await;
-    let one_too_many = spawn(Arc::new(PaddedReceipts {
-        inner: testchain::source(&blocks),
-        extra: 1,
+    let one_too_many = spawn(Arc::new(Tampered {
+        honest: testchain::source(&blocks),
+        tamper: PaddedReceipts { extra: 1 },
     }))
     .await;
     let liars = [endless.enode().id, one_too_many.enode().id];

@@ -12,14 +12,11 @@ use std::{
 
 use alloy_primitives::{B256, Bytes, U256};
 use hypasis_downloader::fetch::{FetchConfig, FetchedBlock, fetch_range};
-use hypasis_eth_wire::{
-    Dialect, EthVersion, Status,
-    eth::{ForkHash, ForkId},
-};
+use hypasis_eth_wire::{Dialect, EthVersion, Status};
 use hypasis_network::{
-    Blame, BlockSource, LocalStatus, ServeLimits, SessionConfig, SessionError, connect,
+    Blame, LocalStatus, ServeLimits, SessionConfig, SessionError, connect,
     server::Server,
-    testchain::{self, TestBlock},
+    testchain::{self, Tamper, Tampered, TestBlock},
 };
 use hypasis_primitives::ChainSpec;
 use hypasis_rlpx::{identity::generate_secret_key, p2p::MessageError};
@@ -27,38 +24,20 @@ use tokio::net::TcpListener;
 
 fn status(genesis: B256, latest: u64) -> LocalStatus {
     LocalStatus {
-        network_id: 4242,
-        genesis,
-        fork_id: ForkId {
-            hash: ForkHash([9, 9, 9, 9]),
-            next: 0,
-        },
         total_difficulty: U256::from(123_456),
-        head_hash: B256::repeat_byte(1),
-        earliest_block: 0,
-        latest_block: latest,
+        ..testchain::test_status(genesis, latest)
     }
 }
 
 /// Counts receipt lookups, to see how many requests the server answered.
 struct Counting {
-    inner: hypasis_network::MemoryBlockSource,
     receipt_lookups: AtomicUsize,
 }
 
-impl BlockSource for Counting {
-    fn header_by_number(&self, number: u64) -> Option<Bytes> {
-        self.inner.header_by_number(number)
-    }
-    fn header_by_hash(&self, hash: &B256) -> Option<(u64, Bytes)> {
-        self.inner.header_by_hash(hash)
-    }
-    fn body_by_hash(&self, hash: &B256) -> Option<Bytes> {
-        self.inner.body_by_hash(hash)
-    }
-    fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
+impl Tamper for Counting {
+    fn receipts(&self, honest: Vec<Bytes>) -> Vec<Bytes> {
         self.receipt_lookups.fetch_add(1, Ordering::Relaxed);
-        self.inner.receipts_by_hash(hash)
+        honest
     }
 }
 
@@ -205,9 +184,11 @@ async fn eth70_receipts_split_across_responses_are_reassembled() {
     assert_chain(&unsplit, &blocks);
 
     // eth/70 with a response limit of about two receipts: every block's list is cut.
-    let counting = Arc::new(Counting {
-        inner: testchain::source(&blocks),
-        receipt_lookups: AtomicUsize::new(0),
+    let counting = Arc::new(Tampered {
+        honest: testchain::source(&blocks),
+        tamper: Counting {
+            receipt_lookups: AtomicUsize::new(0),
+        },
     });
     let mut split = timeouts(SessionConfig::new(status(genesis, 59)));
     split.block_source = Some(counting.clone());
@@ -235,8 +216,8 @@ async fn eth70_receipts_split_across_responses_are_reassembled() {
     );
     // Each 4-receipt list took at least two responses.
     assert!(
-        counting.receipt_lookups.load(Ordering::Relaxed) >= 2 * with_receipts,
+        counting.tamper.receipt_lookups.load(Ordering::Relaxed) >= 2 * with_receipts,
         "lists were not split: {} lookups for {with_receipts} lists",
-        counting.receipt_lookups.load(Ordering::Relaxed)
+        counting.tamper.receipt_lookups.load(Ordering::Relaxed)
     );
 }

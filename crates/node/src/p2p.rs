@@ -80,6 +80,50 @@ pub struct P2pConfig {
     pub max_peers: usize,
 }
 
+/// The devp2p flags of every process that meets peers (the fetcher service and
+/// `hypasis standalone`), flattened into their arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct P2pArgs {
+    /// Static peer (repeatable).
+    #[arg(long = "peer", value_name = "ENODE")]
+    pub peers: Vec<String>,
+    /// Bootnode for discovery (repeatable; also dialed like a static peer).
+    #[arg(long = "bootnode", value_name = "ENODE")]
+    pub bootnodes: Vec<String>,
+    /// Do not run discv4 discovery (static peers and bootnodes only).
+    #[arg(long)]
+    pub no_discovery: bool,
+    /// discv4 UDP listen address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:30303")]
+    pub discovery_listen: SocketAddr,
+    /// devp2p TCP listen address for inbound peers.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub p2p_listen: Option<SocketAddr>,
+    /// Most connected peers.
+    #[arg(long, default_value_t = 50)]
+    pub max_peers: usize,
+}
+
+impl P2pArgs {
+    /// The pool settings these flags give; a malformed enode is refused.
+    pub fn config(&self) -> Result<P2pConfig, ConfigError> {
+        Ok(P2pConfig {
+            peers: parse_enodes(&self.peers)?,
+            bootnodes: parse_enodes(&self.bootnodes)?,
+            discovery: (!self.no_discovery).then_some(self.discovery_listen),
+            listen: self.p2p_listen,
+            max_peers: self.max_peers,
+        })
+    }
+}
+
+impl P2pConfig {
+    /// Whether any way to meet a peer is configured (static peers, bootnodes or discovery).
+    pub fn has_peer_source(&self) -> bool {
+        !self.peers.is_empty() || !self.bootnodes.is_empty() || self.discovery.is_some()
+    }
+}
+
 impl Default for P2pConfig {
     fn default() -> Self {
         Self {

@@ -30,7 +30,6 @@ use hypasis_coordination::{Coordinator, LocalCoordinator};
 use hypasis_fetcher::{Fetcher, FetcherGrpc, FetcherMetrics};
 use hypasis_gaps::Range;
 use hypasis_primitives::{ChainSpec, VerificationLevel};
-use hypasis_rlpx::Enode;
 use hypasis_scheduler::service::SchedulerNode;
 use hypasis_scheduler::store::StorageSchedulerStore;
 use hypasis_scheduler::{Anchor, AnchorSource, NodeLeases, SchedulerMetrics, Status};
@@ -70,14 +69,8 @@ pub struct StandaloneConfig {
     pub spec: ChainSpec,
     /// Data directory (`blocks.redb` inside).
     pub data_dir: PathBuf,
-    /// Static peers.
-    pub peers: Vec<Enode>,
-    /// Bootnodes (dialed and, with discovery, asked for more peers).
-    pub bootnodes: Vec<Enode>,
-    /// discv4 UDP address; `None`: static peers only.
-    pub discovery: Option<SocketAddr>,
-    /// devp2p TCP listen address for inbound peers.
-    pub p2p_listen: Option<SocketAddr>,
+    /// Peers, discovery and the devp2p listen address.
+    pub p2p: P2pConfig,
     /// The anchor.
     pub anchor: AnchorChoice,
     /// Checkpoint sources (Heimdall, L1, beacon).
@@ -102,8 +95,6 @@ pub struct StandaloneConfig {
     pub genesis: u64,
     /// Lease TTL.
     pub lease_ttl: Duration,
-    /// Most connected peers.
-    pub max_peers: usize,
     /// Cap on backward blocks leased per second (the tranquilizer for background work).
     pub backward_max_blocks_per_second: Option<f64>,
     /// Blocks past trusted information (anchor, newest checkpoint, highest stored block) the
@@ -120,10 +111,7 @@ impl StandaloneConfig {
         Self {
             spec,
             data_dir,
-            peers: Vec::new(),
-            bootnodes: Vec::new(),
-            discovery: None,
-            p2p_listen: None,
+            p2p: P2pConfig::default(),
             anchor: AnchorChoice::LatestCheckpoint,
             sources: SourceArgs::default(),
             checkpoint_poll: Duration::from_secs(5),
@@ -136,7 +124,6 @@ impl StandaloneConfig {
             unit_size: 1024,
             genesis: 0,
             lease_ttl: Duration::from_secs(30),
-            max_peers: 50,
             backward_max_blocks_per_second: None,
             tip_margin: hypasis_scheduler::DEFAULT_TIP_MARGIN,
             nodekey: None,
@@ -316,18 +303,7 @@ impl Standalone {
             data_dir: Some(cfg.data_dir.clone()),
         }
         .load()?;
-        let p2p = crate::p2p::start(
-            &spec,
-            &P2pConfig {
-                peers: cfg.peers.clone(),
-                bootnodes: cfg.bootnodes.clone(),
-                discovery: cfg.discovery,
-                listen: cfg.p2p_listen,
-                max_peers: cfg.max_peers,
-            },
-            secret,
-        )
-        .await?;
+        let p2p = crate::p2p::start(&spec, &cfg.p2p, secret).await?;
         let node_id = p2p.node_id;
         let id = crate::fetcher::default_id("standalone", &node_id);
         let fetcher = crate::fetcher::build(

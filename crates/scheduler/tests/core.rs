@@ -35,6 +35,18 @@ fn sched(cfg: SchedulerConfig) -> (Scheduler, ManualClock) {
     (Scheduler::new(cfg, Arc::new(clock.clone()), 1), clock)
 }
 
+/// Anchors `s` at block `anchor` (no hash), with the peers' tip at `tip` and `present` stored.
+fn anchored(s: &mut Scheduler, anchor: u64, tip: Option<u64>, present: &[Range]) {
+    s.set_anchor(Anchor {
+        number: anchor,
+        hash: None,
+    });
+    if let Some(tip) = tip {
+        s.observe_tip(tip);
+    }
+    s.refresh_present(&RangeSet::from_ranges(present.iter().copied()));
+}
+
 fn ranges(s: &Scheduler, d: Direction) -> Vec<Range> {
     s.active_units()
         .filter(|u| u.direction == d)
@@ -90,11 +102,7 @@ fn cuts_aligned_units_on_both_sides_of_the_anchor() {
 #[test]
 fn stored_blocks_are_not_cut_and_fully_stored_units_become_done() {
     let (mut s, _) = sched(config(100));
-    s.set_anchor(Anchor {
-        number: 299,
-        hash: None,
-    });
-    s.refresh_present(&RangeSet::from_ranges([r(0, 149)]));
+    anchored(&mut s, 299, None, &[r(0, 149)]);
     s.check_invariants().unwrap();
     assert_eq!(
         ranges(&s, Direction::Backward),
@@ -189,11 +197,7 @@ fn polygon_units_follow_checkpoints_and_split_long_ones_on_1024_boundaries() {
 #[test]
 fn forward_follows_the_tip_and_the_pending_tail_grows() {
     let (mut s, _) = sched(config(100));
-    s.set_anchor(Anchor {
-        number: 999,
-        hash: None,
-    });
-    s.refresh_present(&RangeSet::from_ranges([r(0, 999)]));
+    anchored(&mut s, 999, None, &[r(0, 999)]);
     assert!(s.active_units().next().is_none());
     s.observe_tip(1010);
     assert_eq!(ranges(&s, Direction::Forward), vec![r(1000, 1010)]);
@@ -217,12 +221,7 @@ fn forward_first_then_backward_newest_first() {
     let mut cfg = config(100);
     cfg.throttle.max_in_flight_share = 1.0;
     let (mut s, _) = sched(cfg);
-    s.set_anchor(Anchor {
-        number: 399,
-        hash: None,
-    });
-    s.observe_tip(599);
-    s.refresh_present(&RangeSet::new());
+    anchored(&mut s, 399, Some(599), &[]);
     let a = s.acquire("f", 5, &[]);
     assert_eq!(
         lease_ranges(&a),
@@ -249,12 +248,7 @@ fn forward_first_then_backward_newest_first() {
 #[test]
 fn leases_expire_renew_and_are_never_handed_out_twice_while_valid() {
     let (mut s, clock) = sched(config(100));
-    s.set_anchor(Anchor {
-        number: 0,
-        hash: None,
-    });
-    s.observe_tip(100);
-    s.refresh_present(&RangeSet::from_ranges([r(0, 0)]));
+    anchored(&mut s, 0, Some(100), &[r(0, 0)]);
     assert_eq!(ranges(&s, Direction::Forward), vec![r(1, 99), r(100, 100)]);
     let a = s.acquire("f1", 1, &[]);
     let l = a.leases[0].lease.clone();
@@ -302,12 +296,7 @@ fn clock_now(c: &ManualClock) -> u64 {
 #[test]
 fn complete_needs_the_current_token_and_is_idempotent() {
     let (mut s, clock) = sched(config(100));
-    s.set_anchor(Anchor {
-        number: 0,
-        hash: None,
-    });
-    s.observe_tip(99);
-    s.refresh_present(&RangeSet::from_ranges([r(0, 0)]));
+    anchored(&mut s, 0, Some(99), &[r(0, 0)]);
     let l = s.acquire("f", 1, &[]).leases.remove(0).lease;
     assert!(matches!(
         s.complete(&l.lease_id, l.token + 1, None),
@@ -355,12 +344,7 @@ fn complete_needs_the_current_token_and_is_idempotent() {
 #[test]
 fn failures_back_off_exponentially_with_jitter_and_no_peer_is_slower_and_visible() {
     let (mut s, clock) = sched(config(100));
-    s.set_anchor(Anchor {
-        number: 0,
-        hash: None,
-    });
-    s.observe_tip(99);
-    s.refresh_present(&RangeSet::from_ranges([r(0, 0)]));
+    anchored(&mut s, 0, Some(99), &[r(0, 0)]);
     let mut delays = Vec::new();
     let mut unit_id = 0;
     for _ in 0..6 {
@@ -429,12 +413,7 @@ fn backward_is_throttled_by_share_and_rate_and_pausable() {
         burst_blocks: 100,
     };
     let (mut s, _) = sched(cfg.clone());
-    s.set_anchor(Anchor {
-        number: 99,
-        hash: None,
-    });
-    s.observe_tip(139);
-    s.refresh_present(&RangeSet::new());
+    anchored(&mut s, 99, Some(139), &[]);
     // 4 forward units available: backward may hold at most half of in-flight units.
     let a = s.acquire("f", 20, &[]);
     let fwd = a
@@ -458,11 +437,7 @@ fn backward_is_throttled_by_share_and_rate_and_pausable() {
 
     // Pause / resume.
     let (mut s, _) = sched(cfg.clone());
-    s.set_anchor(Anchor {
-        number: 99,
-        hash: None,
-    });
-    s.refresh_present(&RangeSet::new());
+    anchored(&mut s, 99, None, &[]);
     s.pause(Direction::Backward);
     assert!(s.status().directions[1].paused);
     assert!(s.acquire("f", 5, &[]).leases.is_empty());
@@ -473,11 +448,7 @@ fn backward_is_throttled_by_share_and_rate_and_pausable() {
     cfg.throttle.max_blocks_per_second = Some(10.0);
     cfg.throttle.burst_blocks = 20;
     let (mut s, clock) = sched(cfg);
-    s.set_anchor(Anchor {
-        number: 99,
-        hash: None,
-    });
-    s.refresh_present(&RangeSet::new());
+    anchored(&mut s, 99, None, &[]);
     assert_eq!(s.acquire("f", 10, &[]).leases.len(), 2);
     let none = s.acquire("f", 10, &[]);
     assert!(none.leases.is_empty());
@@ -490,11 +461,7 @@ fn backward_is_throttled_by_share_and_rate_and_pausable() {
 #[test]
 fn reverify_cuts_stored_ranges_again() {
     let (mut s, _) = sched(config(100));
-    s.set_anchor(Anchor {
-        number: 499,
-        hash: None,
-    });
-    s.refresh_present(&RangeSet::from_ranges([r(0, 499)]));
+    anchored(&mut s, 499, None, &[r(0, 499)]);
     assert!(s.active_units().next().is_none());
     let units = s.reverify(r(150, 250)).unwrap();
     let got: Vec<Range> = units.iter().map(|u| u.range).collect();
@@ -515,12 +482,7 @@ fn reverify_cuts_stored_ranges_again() {
 #[test]
 fn status_reports_rate_and_eta_per_direction() {
     let (mut s, clock) = sched(config(100));
-    s.set_anchor(Anchor {
-        number: 999,
-        hash: None,
-    });
-    s.observe_tip(1999);
-    s.refresh_present(&RangeSet::new());
+    anchored(&mut s, 999, Some(1999), &[]);
     for _ in 0..5 {
         clock.advance(Duration::from_secs(2));
         let a = s.acquire("f", 1, &[Direction::Forward]);
@@ -606,12 +568,7 @@ fn units_with_nothing_to_link_to_wait_for_their_neighbour() {
     let mut cfg = config(100);
     cfg.throttle.max_in_flight_share = 1.0;
     let (mut s, clock) = sched(cfg);
-    s.set_anchor(Anchor {
-        number: 399,
-        hash: None,
-    });
-    s.observe_tip(699);
-    s.refresh_present(&RangeSet::new());
+    anchored(&mut s, 399, Some(699), &[]);
     // One forward unit at a time: the next one links to the one under lease.
     let a = s.acquire("f", 1, &[Direction::Forward]);
     assert_eq!(lease_ranges(&a), vec![(Direction::Forward, r(400, 499))]);

@@ -214,6 +214,46 @@ pub fn check_batch(batch: &BlockBatch) -> StorageResult<(B256, Range)> {
     ))
 }
 
+/// What every backend checks before a range read (blocks `start..=end`, checkpoint ids
+/// `from..=to`): `start > end` is the caller's error. `Ok(false)`: nothing to read (`limit` 0).
+pub fn check_read(what: &str, start: u64, end: u64, limit: usize) -> StorageResult<bool> {
+    if start > end {
+        return Err(StorageError::InvalidArgument(format!(
+            "{what} {start}..={end} has start > end"
+        )));
+    }
+    Ok(limit > 0)
+}
+
+/// A batch block already stored: it must be the same block (same hash), else the batch
+/// conflicts with what is stored and nothing of it is written.
+pub fn check_same_block(number: u64, stored: B256, batch: B256) -> StorageResult<()> {
+    if stored != batch {
+        return Err(StorageError::Conflict {
+            number,
+            reason: format!("stored with hash {stored}, batch carries {batch}"),
+        });
+    }
+    Ok(())
+}
+
+/// The block a hash-index entry points at, as every backend checks it: it must be stored and
+/// carry that hash, else the index is damaged ([`StorageError::Corrupt`]).
+pub fn indexed_block(hash: B256, number: u64, block: Option<RawBlock>) -> StorageResult<RawBlock> {
+    let block = block.ok_or_else(|| {
+        StorageError::Corrupt(format!(
+            "hash index points {hash} at block {number}, which is not stored"
+        ))
+    })?;
+    if block.hash != hash {
+        return Err(StorageError::Corrupt(format!(
+            "hash index points {hash} at block {number}, which has hash {}",
+            block.hash
+        )));
+    }
+    Ok(block)
+}
+
 /// Checks a new checkpoint against the stored latest one: ids and ranges only move forward,
 /// contiguously (`start == previous end + 1`), and an existing id never changes.
 pub fn check_checkpoint(

@@ -11,7 +11,8 @@ use hypasis_gaps::{Range, RangeSet};
 use hypasis_primitives::{Checkpoint, RawBlock, VerificationLevel};
 use hypasis_storage_api::{
     BlockBatch, BlockStorage, PutOutcome, SchedulerDelta, SchedulerSnapshot, StorageError,
-    StorageResult, StorageStats, check_batch, check_checkpoint,
+    StorageResult, StorageStats, check_batch, check_checkpoint, check_read, check_same_block,
+    indexed_block,
 };
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -725,15 +726,7 @@ impl BlockStorage for FdbStorage {
                 match value {
                     Some(v) => {
                         let head = decode_head(block.number, v)?;
-                        if head.hash != block.hash {
-                            return Err(Fail::Store(StorageError::Conflict {
-                                number: block.number,
-                                reason: format!(
-                                    "stored with hash {}, batch carries {}",
-                                    head.hash, block.hash
-                                ),
-                            }));
-                        }
+                        check_same_block(block.number, head.hash, block.hash)?;
                     }
                     None => new.push(i),
                 }
@@ -796,30 +789,14 @@ impl BlockStorage for FdbStorage {
                 return Ok(None);
             };
             let number = u64_be("hash index", &v)?;
-            let block = Self::read_block(&trx, keys, number).await?.ok_or_else(|| {
-                corrupt(format!(
-                    "hash index points {hash} at block {number}, which is not stored"
-                ))
-            })?;
-            if block.hash != hash {
-                return Err(corrupt(format!(
-                    "hash index points {hash} at block {number}, which has hash {}",
-                    block.hash
-                )));
-            }
-            Ok(Some(block))
+            let block = Self::read_block(&trx, keys, number).await?;
+            Ok(Some(indexed_block(hash, number, block)?))
         })
         .await
     }
 
     async fn blocks(&self, range: Range, limit: usize) -> StorageResult<Vec<RawBlock>> {
-        if range.start > range.end {
-            return Err(StorageError::InvalidArgument(format!(
-                "block range {}..={} has start > end",
-                range.start, range.end
-            )));
-        }
-        if limit == 0 {
+        if !check_read("block range", range.start, range.end, limit)? {
             return Ok(Vec::new());
         }
         let keys = &*self.keys;
@@ -975,12 +952,7 @@ impl BlockStorage for FdbStorage {
         to: u64,
         limit: usize,
     ) -> StorageResult<Vec<Checkpoint>> {
-        if from > to {
-            return Err(StorageError::InvalidArgument(format!(
-                "checkpoint ids {from}..={to}: from > to"
-            )));
-        }
-        if limit == 0 {
+        if !check_read("checkpoint ids", from, to, limit)? {
             return Ok(Vec::new());
         }
         let keys = &*self.keys;

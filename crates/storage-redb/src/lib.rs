@@ -37,7 +37,8 @@ use hypasis_gaps::{Range, RangeSet};
 use hypasis_primitives::{Checkpoint, RawBlock, VerificationLevel};
 use hypasis_storage_api::{
     BlockBatch, BlockStorage, PutOutcome, SchedulerDelta, SchedulerSnapshot, StorageError,
-    StorageResult, StorageStats, check_batch, check_checkpoint,
+    StorageResult, StorageStats, check_batch, check_checkpoint, check_read, check_same_block,
+    indexed_block,
 };
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition,
@@ -474,15 +475,7 @@ impl RedbStorage {
                 match table.get(block.number).map_err(db_err)? {
                     Some(value) => {
                         let stored = decode_head(block.number, value.value())?;
-                        if stored.hash != block.hash {
-                            return Err(StorageError::Conflict {
-                                number: block.number,
-                                reason: format!(
-                                    "stored with hash {}, batch carries {}",
-                                    stored.hash, block.hash
-                                ),
-                            });
-                        }
+                        check_same_block(block.number, stored.hash, block.hash)?;
                     }
                     None => new.push(i),
                 }
@@ -558,32 +551,18 @@ impl BlockStorage for RedbStorage {
                     return Ok(None);
                 };
                 let table = txn.open_table(BLOCKS).map_err(db_err)?;
-                let value = table.get(number).map_err(db_err)?.ok_or_else(|| {
-                    corrupt(format!(
-                        "hash index points {hash} at block {number}, which is not stored"
-                    ))
-                })?;
-                let block = decode_record(number, value.value())?;
-                if block.hash != hash {
-                    return Err(corrupt(format!(
-                        "hash index points {hash} at block {number}, which has hash {}",
-                        block.hash
-                    )));
-                }
-                Ok(Some(block))
+                let value = table.get(number).map_err(db_err)?;
+                let block = value
+                    .map(|v| decode_record(number, v.value()))
+                    .transpose()?;
+                indexed_block(hash, number, block).map(Some)
             })
         })
         .await
     }
 
     async fn blocks(&self, range: Range, limit: usize) -> StorageResult<Vec<RawBlock>> {
-        if range.start > range.end {
-            return Err(StorageError::InvalidArgument(format!(
-                "block range {}..={} has start > end",
-                range.start, range.end
-            )));
-        }
-        if limit == 0 {
+        if !check_read("block range", range.start, range.end, limit)? {
             return Ok(Vec::new());
         }
         self.blocking(move |s| {
@@ -706,12 +685,7 @@ impl BlockStorage for RedbStorage {
         to: u64,
         limit: usize,
     ) -> StorageResult<Vec<Checkpoint>> {
-        if from > to {
-            return Err(StorageError::InvalidArgument(format!(
-                "checkpoint ids {from}..={to}: from > to"
-            )));
-        }
-        if limit == 0 {
+        if !check_read("checkpoint ids", from, to, limit)? {
             return Ok(Vec::new());
         }
         self.blocking(move |s| {

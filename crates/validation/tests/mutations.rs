@@ -195,92 +195,42 @@ fn header_field_mutations() {
         prague_with(|h| h.excess_blob_gas = h.excess_blob_gas.map(|b| b + 1)),
         |e| matches!(e, E::ExcessBlobGas { .. }),
     );
-    check(
-        "requests_hash absent",
-        prague_with(|h| h.requests_hash = None),
-        |e| {
-            matches!(
-                e,
-                E::MissingField {
-                    field: HeaderField::RequestsHash,
-                    ..
-                }
-            )
-        },
-    );
-    check(
-        "beacon root absent",
-        prague_with(|h| {
-            h.parent_beacon_block_root = None;
+    // The optional fields stand at the end of the header in fork order, so dropping one drops
+    // every newer one too; the oldest dropped field is the one reported missing.
+    type DropField = fn(&mut Header);
+    let newest_first: [(&str, HeaderField, DropField); 5] = [
+        ("requests_hash", HeaderField::RequestsHash, |h| {
             h.requests_hash = None
         }),
-        |e| {
-            matches!(
-                e,
-                E::MissingField {
-                    field: HeaderField::ParentBeaconBlockRoot,
-                    ..
-                }
-            )
-        },
-    );
-    check(
-        "blob fields absent",
-        prague_with(|h| {
+        (
+            "parent_beacon_block_root",
+            HeaderField::ParentBeaconBlockRoot,
+            |h| h.parent_beacon_block_root = None,
+        ),
+        ("blob fields", HeaderField::BlobGasUsed, |h| {
             h.blob_gas_used = None;
-            h.excess_blob_gas = None;
-            h.parent_beacon_block_root = None;
-            h.requests_hash = None
+            h.excess_blob_gas = None
         }),
-        |e| {
-            matches!(
-                e,
-                E::MissingField {
-                    field: HeaderField::BlobGasUsed,
-                    ..
-                }
-            )
-        },
-    );
-    check(
-        "withdrawals absent",
-        prague_with(|h| {
-            h.withdrawals_root = None;
-            h.blob_gas_used = None;
-            h.excess_blob_gas = None;
-            h.parent_beacon_block_root = None;
-            h.requests_hash = None
+        ("withdrawals_root", HeaderField::WithdrawalsRoot, |h| {
+            h.withdrawals_root = None
         }),
-        |e| {
-            matches!(
-                e,
-                E::MissingField {
-                    field: HeaderField::WithdrawalsRoot,
-                    ..
-                }
-            )
-        },
-    );
-    check(
-        "base fee absent",
-        prague_with(|h| {
-            h.base_fee_per_gas = None;
-            h.withdrawals_root = None;
-            h.blob_gas_used = None;
-            h.excess_blob_gas = None;
-            h.parent_beacon_block_root = None;
-            h.requests_hash = None
+        ("base_fee", HeaderField::BaseFee, |h| {
+            h.base_fee_per_gas = None
         }),
-        |e| {
-            matches!(
-                e,
-                E::MissingField {
-                    field: HeaderField::BaseFee,
-                    ..
-                }
-            )
-        },
-    );
+    ];
+    for depth in 0..newest_first.len() {
+        let (name, missing, _) = newest_first[depth];
+        let name = format!("{name} absent");
+        let r = prague_with(|h| {
+            for (_, _, drop) in &newest_first[..=depth] {
+                drop(h);
+            }
+        });
+        if let Err(E::MissingField { field, .. }) = &r {
+            assert_eq!(*field, missing, "{name}");
+        }
+        check(&name, r, |e| matches!(e, E::MissingField { .. }));
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@
 use clap::Parser;
 use hypasis_config::CommonArgs;
 use hypasis_node::fetcher::{FetcherServiceConfig, FetcherSettings};
-use hypasis_node::p2p::{NodeKey, P2pConfig, parse_enodes};
+use hypasis_node::p2p::{NodeKey, P2pArgs};
 use hypasis_primitives::ChainSpec;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,30 +40,14 @@ struct Args {
     /// A geth-format genesis.json for a custom chain.
     #[arg(long, value_name = "FILE")]
     genesis: Option<PathBuf>,
-    /// Static peer (repeatable).
-    #[arg(long = "peer", value_name = "ENODE")]
-    peers: Vec<String>,
-    /// Bootnode (repeatable; dialed like static peers).
-    #[arg(long = "bootnode", value_name = "ENODE")]
-    bootnodes: Vec<String>,
-    /// Do not run discovery (static peers only).
-    #[arg(long)]
-    no_discovery: bool,
-    /// discv4 UDP listen address (discovery mode).
-    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:30303")]
-    discovery_listen: SocketAddr,
-    /// devp2p listen address (inbound peers).
-    #[arg(long, value_name = "HOST:PORT")]
-    p2p_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    p2p: P2pArgs,
     /// etcd endpoint for fetcher membership (repeatable).
     #[arg(long = "etcd", value_name = "URL")]
     etcd: Vec<String>,
     /// Key prefix in etcd.
     #[arg(long, default_value = "/hypasis")]
     etcd_prefix: String,
-    /// Maximum connected peers.
-    #[arg(long, default_value_t = 50)]
-    max_peers: usize,
     /// Memory budget for blocks in flight, MiB.
     #[arg(long, default_value_t = 256)]
     memory_budget_mb: u64,
@@ -105,13 +89,7 @@ fn main() -> anyhow::Result<()> {
         schedulers: args.scheduler,
         store: args.store,
         validator: args.validator,
-        p2p: P2pConfig {
-            peers: parse_enodes(&args.peers)?,
-            bootnodes: parse_enodes(&args.bootnodes)?,
-            discovery: (!args.no_discovery).then_some(args.discovery_listen),
-            listen: args.p2p_listen,
-            max_peers: args.max_peers,
-        },
+        p2p: args.p2p.config()?,
         node_key: NodeKey {
             file: args.nodekey,
             data_dir: args.data_dir,
