@@ -9,7 +9,7 @@ use std::{
 };
 
 use hypasis_eth_wire::EthVersion;
-use hypasis_integration_tests::{Devnet, bin, devnet_command, start_devnet};
+use hypasis_integration_tests::{Devnet, bin, devnet_command, p2p_fetch, start_devnet};
 use hypasis_network::{
     chain::{Head, session_config},
     pool::{Pool, PoolConfig},
@@ -51,14 +51,7 @@ fn devnet_serves_peers_and_checkpoints() {
     assert_eq!((start, end), (513, 768));
 
     let fetched = tmp.path().join("fetched");
-    let out = Command::new(bin("hypasis"))
-        .args(["p2p", "fetch", "--quiet", "--chain", "devnet"])
-        .args(["--peer", &lines[1], "--from", &start.to_string()])
-        .args(["--to", &end.to_string()])
-        .arg("--out")
-        .arg(&fetched)
-        .output()
-        .unwrap();
+    let out = p2p_fetch("devnet", &lines[1], start, end, &fetched, &[]);
     assert!(
         out.status.success(),
         "{}\n{}",
@@ -209,15 +202,7 @@ fn growing_devnet_publishes_new_blocks_and_checkpoints() {
     assert!(latest >= 384, "{stdout}");
 
     let fetched = tmp.path().join("fetched");
-    let out = Command::new(bin("hypasis"))
-        .args([
-            "p2p", "fetch", "--quiet", "--chain", "devnet", "--peer", &enode,
-        ])
-        .args(["--from", "1", "--to", "384"])
-        .arg("--out")
-        .arg(&fetched)
-        .output()
-        .unwrap();
+    let out = p2p_fetch("devnet", &enode, 1, 384, &fetched, &[]);
     assert!(
         out.status.success(),
         "{}",

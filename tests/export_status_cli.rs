@@ -8,8 +8,8 @@
 use alloy_primitives::{Bytes, keccak256};
 use alloy_rlp::Decodable;
 use hypasis_integration_tests::{
-    ChildGuard, bin, client_tls, free_addr, generate_certs, repo_root, service_command,
-    wait_serving,
+    ChildGuard, bin, client_tls, free_addr, generate_certs, repo_root, service_command, stderr,
+    stdout, wait_serving,
 };
 use hypasis_primitives::RawBlock;
 use hypasis_proto::v1::{self, scheduler_client::SchedulerClient, store_client::StoreClient};
@@ -132,14 +132,6 @@ fn hypasis(args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn s(p: &Path) -> &str {

@@ -6,10 +6,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy_consensus::Header;
-use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::B256;
-use alloy_rlp::{Decodable, Encodable};
 use hypasis_integration_tests::{ChildGuard, bin, free_addr, generate_certs};
 use hypasis_network::chain::{Head, session_config};
 use hypasis_network::server::Server;
@@ -32,24 +29,7 @@ const GENESIS_JSON: &str = r#"{
 /// Blocks `1..=count` on top of the spec's genesis, with header blooms matching the receipts.
 fn chain(spec: &ChainSpec, count: u64) -> Vec<TestBlock> {
     let mut out = testchain::generate_after(spec.genesis_hash, 1, count, 4, None);
-    let mut parent = spec.genesis_hash;
-    for b in &mut out {
-        let mut h = Header::decode(&mut &b.header[..]).unwrap();
-        let mut bloom = alloy_primitives::Bloom::ZERO;
-        for r in &b.receipts {
-            let env =
-                alloy_consensus::ReceiptEnvelope::<alloy_primitives::Log>::decode_2718(&mut &r[..])
-                    .unwrap();
-            bloom |= *env.logs_bloom();
-        }
-        h.logs_bloom = bloom;
-        h.parent_hash = parent;
-        let mut enc = Vec::new();
-        h.encode(&mut enc);
-        b.hash = alloy_primitives::keccak256(&enc);
-        b.header = enc.into();
-        parent = b.hash;
-    }
+    testchain::with_receipt_blooms(&mut out, spec.genesis_hash);
     out
 }
 

@@ -2,13 +2,35 @@
 //! and eth/70; the devnet is a Bor chain, so in Bor's dialect), the bandwidth cap, and typed
 //! errors with non-zero exits.
 
-use std::{process::Command, time::Duration, time::Instant};
+use std::{path::Path, process::Command, time::Duration, time::Instant};
 
-use hypasis_integration_tests::{bin, spawn_first_line};
+use hypasis_integration_tests::{ChildGuard, bin, p2p_fetch, spawn_first_line};
 use hypasis_network::testchain::{export, generate_after};
 use hypasis_primitives::chain::ChainSpec;
 
 const BLOCKS: u64 = 600;
+
+/// `hypasis p2p serve` of the chain in `dir` (`chain.rlp`, `receipts.rlp`) on a loopback port,
+/// plus `extra`; the process and its enode.
+fn serve(dir: &Path, extra: &[&str], log: &str) -> (ChildGuard, String) {
+    let mut cmd = Command::new(bin("hypasis"));
+    cmd.args([
+        "p2p",
+        "serve",
+        "--chain",
+        "devnet",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .args(extra)
+    .arg("--blocks")
+    .arg(dir.join("chain.rlp"))
+    .arg("--receipts")
+    .arg(dir.join("receipts.rlp"));
+    let (server, enode) = spawn_first_line(cmd, &dir.join(log), Duration::from_secs(30));
+    assert!(enode.starts_with("enode://"), "{enode}");
+    (server, enode)
+}
 
 #[test]
 fn serve_fetch_ping_roundtrip() {
@@ -19,56 +41,15 @@ fn serve_fetch_ping_roundtrip() {
     std::fs::write(tmp.path().join("chain.rlp"), &chain).unwrap();
     std::fs::write(tmp.path().join("receipts.rlp"), &receipts).unwrap();
 
-    let mut cmd = Command::new(bin("hypasis"));
-    cmd.args([
-        "p2p",
-        "serve",
-        "--chain",
-        "devnet",
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .arg("--blocks")
-    .arg(tmp.path().join("chain.rlp"))
-    .arg("--receipts")
-    .arg(tmp.path().join("receipts.rlp"));
-    let (server, enode) =
-        spawn_first_line(cmd, &tmp.path().join("serve.log"), Duration::from_secs(30));
-    assert!(enode.starts_with("enode://"), "{enode}");
-
+    let (server, enode) = serve(tmp.path(), &[], "serve.log");
     // A second server offering only eth/70 (`--eth` accepts 70).
-    let mut cmd = Command::new(bin("hypasis"));
-    cmd.args([
-        "p2p",
-        "serve",
-        "--chain",
-        "devnet",
-        "--eth",
-        "70",
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .arg("--blocks")
-    .arg(tmp.path().join("chain.rlp"))
-    .arg("--receipts")
-    .arg(tmp.path().join("receipts.rlp"));
-    let (server70, enode70) = spawn_first_line(
-        cmd,
-        &tmp.path().join("serve70.log"),
-        Duration::from_secs(30),
-    );
+    let (server70, enode70) = serve(tmp.path(), &["--eth", "70"], "serve70.log");
 
     for (eth, enode) in [("68", &enode), ("69", &enode), ("70", &enode70)] {
         let server = if eth == "70" { &server70 } else { &server };
         let enode = enode.as_str();
         let out_dir = tmp.path().join(format!("eth{eth}"));
-        let out = Command::new(bin("hypasis"))
-            .args(["p2p", "fetch", "--quiet", "--chain", "devnet", "--eth", eth])
-            .args(["--peer", enode, "--from", "1", "--to", &BLOCKS.to_string()])
-            .arg("--out")
-            .arg(&out_dir)
-            .output()
-            .unwrap();
+        let out = p2p_fetch("devnet", enode, 1, BLOCKS, &out_dir, &["--eth", eth]);
         assert!(
             out.status.success(),
             "eth/{eth}: {}\n{}",
@@ -92,27 +73,13 @@ fn serve_fetch_ping_roundtrip() {
     }
 
     // Wrong chain: the peer is rejected at Status with a typed error.
-    let out = Command::new(bin("hypasis"))
-        .args([
-            "p2p", "fetch", "--quiet", "--chain", "amoy", "--peer", &enode,
-        ])
-        .args(["--from", "1", "--to", "2", "--out"])
-        .arg(tmp.path().join("wrong"))
-        .output()
-        .unwrap();
+    let out = p2p_fetch("amoy", &enode, 1, 2, &tmp.path().join("wrong"), &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("status mismatch"), "{err}");
 
     // Beyond the served range: the peer has no data, the download fails.
-    let out = Command::new(bin("hypasis"))
-        .args([
-            "p2p", "fetch", "--quiet", "--chain", "devnet", "--peer", &enode,
-        ])
-        .args(["--from", "590", "--to", "700", "--out"])
-        .arg(tmp.path().join("beyond"))
-        .output()
-        .unwrap();
+    let out = p2p_fetch("devnet", &enode, 590, 700, &tmp.path().join("beyond"), &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no peer returned headers"));
 
@@ -145,31 +112,9 @@ fn peer_rate_cap_limits_throughput() {
     // blooms) are at least a third of the compressed files here.
     let bytes =
         hypasis_rlpx::p2p::compress(&chain).len() + hypasis_rlpx::p2p::compress(&receipts).len();
-    let mut cmd = Command::new(bin("hypasis"));
-    cmd.args([
-        "p2p",
-        "serve",
-        "--chain",
-        "devnet",
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .args(["--peer-rate-mbps", "1"])
-    .arg("--blocks")
-    .arg(tmp.path().join("chain.rlp"))
-    .arg("--receipts")
-    .arg(tmp.path().join("receipts.rlp"));
-    let (_server, enode) =
-        spawn_first_line(cmd, &tmp.path().join("serve.log"), Duration::from_secs(30));
+    let (_server, enode) = serve(tmp.path(), &["--peer-rate-mbps", "1"], "serve.log");
     let started = Instant::now();
-    let out = Command::new(bin("hypasis"))
-        .args([
-            "p2p", "fetch", "--quiet", "--chain", "devnet", "--peer", &enode,
-        ])
-        .args(["--from", "1", "--to", "400", "--out"])
-        .arg(tmp.path().join("out"))
-        .output()
-        .unwrap();
+    let out = p2p_fetch("devnet", &enode, 1, 400, &tmp.path().join("out"), &[]);
     assert!(
         out.status.success(),
         "{}",

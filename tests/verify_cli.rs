@@ -1,7 +1,7 @@
 //! `hypasis verify` end to end on the real fixtures in `tests/fixtures/validation/` (see its
 //! PROVENANCE.md): each input format, each anchor kind, and the failure report.
 
-use hypasis_integration_tests::{bin, repo_root};
+use hypasis_integration_tests::{bin, repo_root, stderr, stdout};
 use hypasis_validation::split_concatenated;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -22,14 +22,6 @@ fn verify(args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// RLP list header for a payload of `len` bytes.

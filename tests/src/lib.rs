@@ -106,6 +106,36 @@ pub async fn wait_serving(
     }
 }
 
+/// `hypasis p2p fetch --quiet` of blocks `from..=to` of `chain` from `peer` into `out`, plus
+/// `extra` arguments; the finished process's output.
+pub fn p2p_fetch(
+    chain: &str,
+    peer: &str,
+    from: u64,
+    to: u64,
+    out: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    Command::new(bin("hypasis"))
+        .args(["p2p", "fetch", "--quiet", "--chain", chain, "--peer", peer])
+        .args(["--from", &from.to_string(), "--to", &to.to_string()])
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("run hypasis p2p fetch")
+}
+
+/// A process's stdout as text.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A process's stderr as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// Runs `hypasis export` of blocks `from..=to` in the data dir `data` into `out/chain.rlp` and
 /// `out/receipts.rlp` (creating `out`), asserting it succeeds.
 pub fn export_blocks(data: &Path, from: u64, to: u64, out: &Path) {

@@ -28,15 +28,7 @@ fn anchors(net: &hypasis_devnet::Devnet) -> Anchors {
     let last = net.checkpoints.last().unwrap();
     Anchors {
         trusted: vec![(last.range.end, last.end_block_hash.unwrap())],
-        checkpoints: net
-            .checkpoints
-            .iter()
-            .map(|c| CheckpointAnchor {
-                start: c.range.start,
-                end: c.range.end,
-                root: c.root,
-            })
-            .collect(),
+        checkpoints: net.checkpoints.iter().map(CheckpointAnchor::from).collect(),
         bor_validators: vec![(0, net.validator_addresses())],
         ..Default::default()
     }

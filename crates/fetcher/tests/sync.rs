@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy_consensus::Header;
-use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::B256;
 use alloy_rlp::{Decodable, Encodable};
 use hypasis_fetcher::{Fetcher, FetcherConfig, FetcherMetrics, StorageSink};
 use hypasis_gaps::Range;
 use hypasis_network::{
     BlockSource, LocalStatus, MemoryBlockSource, SessionConfig,
-    pool::{Pool, PoolConfig},
+    pool::Pool,
     server::Server,
     testchain::{self, TestBlock},
 };
@@ -76,31 +75,14 @@ struct Setup {
 /// it empty) and re-linked, so that the full validation rules pass.
 fn valid_chain(count: u64) -> Vec<TestBlock> {
     let mut out = testchain::generate(count, 4, None);
-    let mut parent = B256::ZERO;
     // Block 0 is the spec's genesis, so that block 1 links to the chain's genesis hash.
     let spec = ChainSpec::from_genesis_json(GENESIS_JSON).unwrap();
-    for b in &mut out {
-        let mut h = Header::decode(&mut &b.header[..]).unwrap();
-        if b.number == 0 {
-            h = spec.genesis_header.clone();
-        }
-        let mut bloom = alloy_primitives::Bloom::ZERO;
-        for r in &b.receipts {
-            let env =
-                alloy_consensus::ReceiptEnvelope::<alloy_primitives::Log>::decode_2718(&mut &r[..])
-                    .unwrap();
-            bloom |= *env.logs_bloom();
-        }
-        h.logs_bloom = bloom;
-        if b.number > 0 {
-            h.parent_hash = parent;
-        }
-        let mut enc = Vec::new();
-        h.encode(&mut enc);
-        b.hash = alloy_primitives::keccak256(&enc);
-        b.header = enc.into();
-        parent = b.hash;
-    }
+    let mut genesis = Vec::new();
+    spec.genesis_header.encode(&mut genesis);
+    out[0].hash = alloy_primitives::keccak256(&genesis);
+    out[0].header = genesis.into();
+    assert_eq!(out[0].hash, spec.genesis_hash);
+    testchain::with_receipt_blooms(&mut out, B256::ZERO);
     out
 }
 
@@ -126,6 +108,40 @@ async fn validator_service(spec: &ChainSpec) -> tonic::transport::Channel {
         .unwrap()
 }
 
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// A fresh redb store in a temporary directory (kept alive by the returned guard), and the
+/// scheduler's store over it.
+fn open_store() -> (
+    tempfile::TempDir,
+    Arc<RedbStorage>,
+    Arc<StorageSchedulerStore>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(RedbStorage::open(dir.path().join("db.redb")).unwrap());
+    let store = Arc::new(StorageSchedulerStore(
+        storage.clone() as Arc<dyn BlockStorage>
+    ));
+    (dir, storage, store)
+}
+
+/// The fetcher settings of these tests: small requests and windows over a short chain.
+fn fetcher_config(name: &str) -> FetcherConfig {
+    let mut fc = FetcherConfig::new(name);
+    fc.initial_block_bytes = 2048;
+    fc.progress_interval = Duration::from_millis(500);
+    fc.fetch.window = 128;
+    fc.fetch.headers_per_request = 128;
+    fc.fetch.bodies_per_request = 32;
+    fc.fetch.receipts_per_request = 32;
+    fc
+}
+
 async fn setup(count: u64, honest: usize, liar: bool, budget: u64, unit: u64) -> Setup {
     setup_with(count, honest, liar, budget, unit, false).await
 }
@@ -138,10 +154,7 @@ async fn setup_with(
     unit: u64,
     remote_validator: bool,
 ) -> Setup {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    init_tracing();
     let blocks = valid_chain(count);
     let genesis = blocks[0].hash;
     let latest = count - 1;
@@ -156,19 +169,14 @@ async fn setup_with(
         None
     };
 
-    let mut session = SessionConfig::new(testchain::test_status(genesis, 0));
-    session.handshake_timeout = Duration::from_secs(5);
-    let mut pc = PoolConfig::new(session);
     // With a liar, it is the only peer at first (the test adds the honest ones once it is
     // banned), so that it is certainly asked.
-    let mut later = Vec::new();
-    match &liar {
-        Some(l) => {
-            pc.static_peers = vec![l.enode().clone()];
-            later = servers.iter().map(|s| s.enode().clone()).collect();
-        }
-        None => pc.static_peers = servers.iter().map(|s| s.enode().clone()).collect(),
-    }
+    let honest_peers: Vec<_> = servers.iter().map(|s| s.enode().clone()).collect();
+    let (static_peers, later) = match &liar {
+        Some(l) => (vec![l.enode().clone()], honest_peers),
+        None => (honest_peers, Vec::new()),
+    };
+    let mut pc = testchain::test_pool_config(genesis, 0, static_peers);
     // Timeouts generous enough that a loaded CI machine does not get honest peers banned
     // for slowness (four timeouts ban a peer for ten minutes, and then nothing is left).
     pc.min_timeout = Duration::from_secs(1);
@@ -181,11 +189,7 @@ async fn setup_with(
     let want = if liar.is_some() { 1 } else { honest };
     assert!(pool.wait_for_peers(want, Duration::from_secs(10)).await);
 
-    let dir = tempfile::tempdir().unwrap();
-    let storage = Arc::new(RedbStorage::open(dir.path().join("db.redb")).unwrap());
-    let store = Arc::new(StorageSchedulerStore(
-        storage.clone() as Arc<dyn BlockStorage>
-    ));
+    let (dir, storage, store) = open_store();
     let config = sync_config(unit);
     let anchor = mid_anchor(&blocks, count);
     let mut durable = lead(store, config, anchor).await;
@@ -193,15 +197,9 @@ async fn setup_with(
     let leases = Arc::new(InProcessLeases::new(Arc::new(Mutex::new(durable))));
 
     let spec = ChainSpec::from_genesis_json(GENESIS_JSON).unwrap();
-    let mut fc = FetcherConfig::new("fetcher-test");
+    let mut fc = fetcher_config("fetcher-test");
     fc.memory_budget = budget;
-    fc.initial_block_bytes = 2048;
-    fc.progress_interval = Duration::from_millis(500);
     fc.link_wait = Duration::from_secs(5);
-    fc.fetch.window = 128;
-    fc.fetch.headers_per_request = 128;
-    fc.fetch.bodies_per_request = 32;
-    fc.fetch.receipts_per_request = 32;
     // The validation seam: the validator service over gRPC, or the library in process.
     let validator: Arc<dyn RangeValidator> = if remote_validator {
         let chain = hypasis_proto::v1::ChainId {
@@ -233,9 +231,7 @@ async fn setup_with(
 }
 
 async fn run_until_synced(s: &Setup, from: u64, to: u64, timeout: Duration) {
-    let (tx, rx) = watch::channel(false);
-    let f = s.fetcher.clone();
-    let task = tokio::spawn(async move { f.run(rx).await });
+    let running = Running::start(&s.fetcher);
     let want = Range::new(from, to).unwrap();
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -253,11 +249,7 @@ async fn run_until_synced(s: &Setup, from: u64, to: u64, timeout: Duration) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tx.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop_within(Duration::from_secs(10)).await;
 }
 
 async fn assert_identical(s: &Setup, from: u64, to: u64) {
@@ -279,6 +271,66 @@ async fn assert_identical(s: &Setup, from: u64, to: u64) {
             b.number
         );
     }
+}
+
+/// The fetcher running in the background until it is stopped.
+struct Running {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    fn start(fetcher: &Fetcher) -> Self {
+        let (stop, rx) = watch::channel(false);
+        let f = fetcher.clone();
+        let task = tokio::spawn(async move { f.run(rx).await });
+        Self { stop, task }
+    }
+
+    /// Stops the fetcher and waits until it has finished.
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap();
+    }
+
+    /// Stops the fetcher and waits until it has finished, failing the test after `within`.
+    async fn stop_within(self, within: Duration) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(within, self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Runs the fetcher of a setup with a liar (at first its only peer, whose headers do not link
+/// to the trusted anchor) until the liar is banned, within a minute; returns the liar's id and
+/// the still running fetcher.
+async fn run_until_liar_banned(s: &Setup) -> (hypasis_rlpx::NodeId, Running) {
+    let liar = s.liar.as_ref().unwrap().enode().id;
+    let running = Running::start(&s.fetcher);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !s.fetcher.pool().is_banned(&liar) {
+        assert!(tokio::time::Instant::now() < deadline, "liar not banned");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (liar, running)
+}
+
+/// Once the liar is banned and the fetcher stopped: connects the two honest peers held back
+/// and syncs blocks `1..=to` from them, byte for byte.
+async fn sync_from_the_honest_peers(s: &Setup, to: u64) {
+    for e in &s.later {
+        s.fetcher.pool().add_peer(e.clone());
+    }
+    assert!(
+        s.fetcher
+            .pool()
+            .wait_for_peers(2, Duration::from_secs(30))
+            .await
+    );
+    run_until_synced(s, 1, to, Duration::from_secs(120)).await;
+    assert_identical(s, 1, to).await;
 }
 
 /// The scheduler of these tests: units of `unit` blocks from block 1, quick backoff.
@@ -320,16 +372,7 @@ async fn fetcher_syncs_whole_range_forward_and_backward() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetcher_bans_lying_peer_and_stores_nothing_invalid() {
     let s = setup(800, 2, true, 256 * 1024 * 1024, 100).await;
-    let liar = s.liar.as_ref().unwrap().enode().id;
-    let (tx, rx) = watch::channel(false);
-    let f = s.fetcher.clone();
-    let task = tokio::spawn(async move { f.run(rx).await });
-    // Only the liar is connected: its headers do not link to the trusted anchor.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !s.fetcher.pool().is_banned(&liar) {
-        assert!(tokio::time::Instant::now() < deadline, "liar not banned");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (liar, running) = run_until_liar_banned(&s).await;
     assert_eq!(
         s.storage
             .present()
@@ -340,19 +383,8 @@ async fn fetcher_bans_lying_peer_and_stores_nothing_invalid() {
         0,
         "nothing from the liar is stored"
     );
-    tx.send(true).unwrap();
-    task.await.unwrap();
-    for e in &s.later {
-        s.fetcher.pool().add_peer(e.clone());
-    }
-    assert!(
-        s.fetcher
-            .pool()
-            .wait_for_peers(2, Duration::from_secs(30))
-            .await
-    );
-    run_until_synced(&s, 1, 799, Duration::from_secs(120)).await;
-    assert_identical(&s, 1, 799).await;
+    running.stop().await;
+    sync_from_the_honest_peers(&s, 799).await;
     // The forked peer served headers that do not link to the trusted blocks: it is banned.
     assert!(s.fetcher.pool().is_banned(&liar), "liar not banned");
     let _ = s
@@ -382,28 +414,9 @@ async fn fetcher_respects_memory_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetcher_validates_through_the_validator_service_and_bans_liars() {
     let s = setup_with(600, 2, true, 256 * 1024 * 1024, 100, true).await;
-    let liar = s.liar.as_ref().unwrap().enode().id;
-    let (tx, rx) = watch::channel(false);
-    let f = s.fetcher.clone();
-    let task = tokio::spawn(async move { f.run(rx).await });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !s.fetcher.pool().is_banned(&liar) {
-        assert!(tokio::time::Instant::now() < deadline, "liar not banned");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tx.send(true).unwrap();
-    task.await.unwrap();
-    for e in &s.later {
-        s.fetcher.pool().add_peer(e.clone());
-    }
-    assert!(
-        s.fetcher
-            .pool()
-            .wait_for_peers(2, Duration::from_secs(30))
-            .await
-    );
-    run_until_synced(&s, 1, 599, Duration::from_secs(120)).await;
-    assert_identical(&s, 1, 599).await;
+    let (_liar, running) = run_until_liar_banned(&s).await;
+    running.stop().await;
+    sync_from_the_honest_peers(&s, 599).await;
     // The service validated: the stored ranges carry the linked level.
     let levels = s.storage.verification().await.unwrap();
     let linked = levels
@@ -422,10 +435,7 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
     use hypasis_eth_wire::EthVersion;
     use hypasis_scheduler::UnitFilter;
 
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    init_tracing();
     let count = 1200;
     let latest = count - 1;
     let blocks = valid_chain(count);
@@ -456,14 +466,15 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
     )
     .unwrap();
 
-    let mut session = SessionConfig::new(testchain::test_status(genesis, 0));
-    session.handshake_timeout = Duration::from_secs(5);
-    let mut pc = PoolConfig::new(session);
-    pc.static_peers = honest
-        .iter()
-        .chain([&liar69, &liar68])
-        .map(|s| s.enode().clone())
-        .collect();
+    let mut pc = testchain::test_pool_config(
+        genesis,
+        0,
+        honest
+            .iter()
+            .chain([&liar69, &liar68])
+            .map(|s| s.enode().clone())
+            .collect(),
+    );
     pc.min_timeout = Duration::from_millis(500);
     pc.max_timeout = Duration::from_secs(3);
     pc.target_rtt = Duration::from_millis(200);
@@ -493,11 +504,7 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
         })
         .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let storage = Arc::new(RedbStorage::open(dir.path().join("db.redb")).unwrap());
-    let store = Arc::new(StorageSchedulerStore(
-        storage.clone() as Arc<dyn BlockStorage>
-    ));
+    let (_dir, storage, store) = open_store();
     let unit = 100;
     let margin = 250;
     let config = SchedulerConfig {
@@ -507,13 +514,7 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
     let anchor = mid_anchor(&blocks, count);
     let durable = Arc::new(Mutex::new(lead(store, config, anchor).await));
     let spec = ChainSpec::from_genesis_json(GENESIS_JSON).unwrap();
-    let mut fc = FetcherConfig::new("fetcher-heads");
-    fc.initial_block_bytes = 2048;
-    fc.progress_interval = Duration::from_millis(500);
-    fc.fetch.window = 128;
-    fc.fetch.headers_per_request = 128;
-    fc.fetch.bodies_per_request = 32;
-    fc.fetch.receipts_per_request = 32;
+    let fc = fetcher_config("fetcher-heads");
     let fetcher = Fetcher::new(
         fc,
         Arc::new(InProcessLeases::new(durable.clone())),
@@ -522,11 +523,7 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
         Arc::new(LocalValidator::new(spec)),
         FetcherMetrics::unregistered(),
     );
-    let (stop, rx) = watch::channel(false);
-    let task = tokio::spawn({
-        let f = fetcher.clone();
-        async move { f.run(rx).await }
-    });
+    let running = Running::start(&fetcher);
 
     // The scheduler follows the fetcher's tip (as the scheduler service does with the
     // fetchers' announcements) until the whole chain is stored.
@@ -560,11 +557,7 @@ async fn absurd_heads_neither_grow_the_schedule_nor_stop_the_sync() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop_within(Duration::from_secs(10)).await;
     let st = durable.lock().await.scheduler().status();
     assert_eq!(st.tip, Some(latest));
     assert_eq!(st.peer_tip, Some(latest));

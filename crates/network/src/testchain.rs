@@ -4,6 +4,8 @@
 //! Transactions are well-formed RLP shaped like real ones (legacy lists and EIP-2718 typed
 //! byte strings) but are not signed: only the roots matter to the downloader.
 
+use std::time::Duration;
+
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header};
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
 use alloy_rlp::Encodable;
@@ -11,9 +13,11 @@ use alloy_trie::root::ordered_trie_root_encoded;
 
 use hypasis_primitives::rlp::{put_string_header, wrap_list};
 
-use crate::session::LocalStatus;
+use crate::pool::PoolConfig;
+use crate::session::{LocalStatus, SessionConfig};
 use crate::source::{BlockSource, MemoryBlockSource};
 use hypasis_eth_wire::eth::{ForkHash, ForkId};
+use hypasis_rlpx::Enode;
 
 /// A generated block.
 #[derive(Debug, Clone)]
@@ -54,8 +58,24 @@ fn tx(seed: u64, i: usize) -> Vec<u8> {
 }
 
 fn receipt(typed: bool, cumulative_gas: u64, seed: u64) -> Vec<u8> {
-    let address = Address::with_last_byte(seed as u8);
-    let topic = keccak256(seed.to_le_bytes());
+    receipt_with_log(
+        if typed { 0x02 } else { 0 },
+        cumulative_gas,
+        Address::with_last_byte(seed as u8),
+        keccak256(seed.to_le_bytes()),
+        &[seed as u8; 32],
+    )
+}
+
+/// A successful receipt in consensus encoding (EIP-2718 typed unless `tx_type` is 0) with one
+/// log from `address` with one `topic` and `data`, and the matching bloom.
+pub fn receipt_with_log(
+    tx_type: u8,
+    cumulative_gas: u64,
+    address: Address,
+    topic: B256,
+    data: &[u8],
+) -> Vec<u8> {
     let mut bloom = Bloom::ZERO;
     bloom.accrue_raw_log(address, &[topic]);
     let mut log_full = Vec::new();
@@ -63,7 +83,7 @@ fn receipt(typed: bool, cumulative_gas: u64, seed: u64) -> Vec<u8> {
     let mut topics = Vec::new();
     topic.encode(&mut topics);
     log_full.extend_from_slice(&wrap_list(&topics));
-    Bytes::from(vec![seed as u8; 32]).encode(&mut log_full);
+    data.encode(&mut log_full);
     let logs = wrap_list(&wrap_list(&log_full));
     let mut p = Vec::new();
     1u8.encode(&mut p);
@@ -71,8 +91,8 @@ fn receipt(typed: bool, cumulative_gas: u64, seed: u64) -> Vec<u8> {
     bloom.encode(&mut p);
     p.extend_from_slice(&logs);
     let mut out = Vec::new();
-    if typed {
-        out.push(0x02);
+    if tx_type != 0 {
+        out.push(tx_type);
     }
     out.extend_from_slice(&wrap_list(&p));
     out
@@ -208,6 +228,16 @@ pub fn test_status(genesis: B256, latest: u64) -> LocalStatus {
     }
 }
 
+/// The configuration of a pool on the synthetic network (see [`test_status`]) that dials
+/// `static_peers`, with a handshake timeout generous enough for a loaded machine (5 s).
+pub fn test_pool_config(genesis: B256, latest: u64, static_peers: Vec<Enode>) -> PoolConfig {
+    let mut session = SessionConfig::new(test_status(genesis, latest));
+    session.handshake_timeout = Duration::from_secs(5);
+    let mut config = PoolConfig::new(session);
+    config.static_peers = static_peers;
+    config
+}
+
 /// What a test peer changes in an honest source's answers; every hook passes the honest answer
 /// through unless overridden.
 pub trait Tamper: Send + Sync {
@@ -251,5 +281,34 @@ impl<T: Tamper> BlockSource for Tampered<T> {
     fn receipts_by_hash(&self, hash: &B256) -> Option<Vec<Bytes>> {
         let r = self.honest.receipts_by_hash(hash)?;
         Some(self.tamper.receipts(r))
+    }
+}
+
+/// Sets every block's header logs bloom from its receipts (the generator leaves it empty) and
+/// re-links the chain on `parent` (the hash below the first block), so that the full
+/// validation rules pass. Block 0, if present, is left as it is.
+pub fn with_receipt_blooms(blocks: &mut [TestBlock], mut parent: B256) {
+    use alloy_eips::eip2718::Decodable2718;
+    for b in blocks {
+        if b.number == 0 {
+            parent = b.hash;
+            continue;
+        }
+        let mut h =
+            <Header as alloy_rlp::Decodable>::decode(&mut &b.header[..]).expect("generated header");
+        let mut bloom = Bloom::ZERO;
+        for r in &b.receipts {
+            let env =
+                alloy_consensus::ReceiptEnvelope::<alloy_primitives::Log>::decode_2718(&mut &r[..])
+                    .expect("generated receipt");
+            bloom |= *env.logs_bloom();
+        }
+        h.logs_bloom = bloom;
+        h.parent_hash = parent;
+        let mut enc = Vec::new();
+        h.encode(&mut enc);
+        b.hash = keccak256(&enc);
+        b.header = enc.into();
+        parent = b.hash;
     }
 }

@@ -33,6 +33,18 @@ fn status(latest: u64) -> LocalStatus {
     }
 }
 
+/// A server configuration whose head starts at `latest` and then follows the returned sender,
+/// announcing a move of `head_update_blocks` or more at once.
+fn live_config(
+    latest: u64,
+    head_update_blocks: u64,
+) -> (watch::Sender<LocalStatus>, SessionConfig) {
+    let (tx, rx) = watch::channel(status(latest));
+    let mut config = SessionConfig::new(status(latest)).with_live_status(rx);
+    config.head_update_blocks = head_update_blocks;
+    (tx, config)
+}
+
 async fn server(config: SessionConfig) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     Server::spawn(listener, generate_secret_key(), config, 8).unwrap()
@@ -64,9 +76,7 @@ async fn wait_head(pool: &Pool, head: u64, within: Duration) -> Option<Duration>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eth69_pool_sees_head_advance_via_block_range_update() {
-    let (tx, rx) = watch::channel(status(100));
-    let mut config = SessionConfig::new(status(100)).with_live_status(rx);
-    config.head_update_blocks = 32;
+    let (tx, mut config) = live_config(100, 32);
     config.head_update_interval = Duration::from_millis(400);
     let server = server(config).await;
 
@@ -123,9 +133,7 @@ async fn eth69_pool_sees_head_advance_via_block_range_update() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eth68_pool_sees_head_advance_via_new_block_hashes() {
-    let (tx, rx) = watch::channel(status(100));
-    let mut config = SessionConfig::new(status(100)).with_live_status(rx);
-    config.head_update_blocks = 1;
+    let (tx, mut config) = live_config(100, 1);
     config.announce_block_hashes = true;
     let server = server(config).await;
 
@@ -160,9 +168,7 @@ async fn eth68_pool_sees_head_advance_via_new_block_hashes() {
 /// still get `BlockRangeUpdate` carrying the earliest block too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_events_follow_the_live_status() {
-    let (tx, rx) = watch::channel(status(10));
-    let mut config = SessionConfig::new(status(10)).with_live_status(rx);
-    config.head_update_blocks = 1;
+    let (tx, config) = live_config(10, 1);
     let server = server(config).await;
 
     let mut client = SessionConfig::new(status(0));

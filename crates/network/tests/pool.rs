@@ -6,13 +6,13 @@ use std::{sync::Arc, time::Duration};
 use alloy_consensus::Header;
 use alloy_primitives::{B256, Bytes};
 use alloy_rlp::{Decodable, Encodable};
-use hypasis_downloader::fetch::{FetchConfig, fetch_range};
+use hypasis_downloader::fetch::{FetchConfig, FetchedBlock, fetch_range};
 use hypasis_network::{
     BlockSource, LocalStatus, SessionConfig,
     pool::{Pool, PoolConfig},
     server::Server,
     session::accept,
-    testchain::{self, Tamper, Tampered},
+    testchain::{self, Tamper, Tampered, TestBlock},
 };
 use hypasis_rlpx::{
     identity::{generate_secret_key, node_id},
@@ -20,8 +20,11 @@ use hypasis_rlpx::{
 };
 use tokio::net::TcpListener;
 
+/// The head every peer of these tests claims.
+const LATEST: u64 = 1999;
+
 fn status(genesis: B256) -> LocalStatus {
-    testchain::test_status(genesis, 1999)
+    testchain::test_status(genesis, LATEST)
 }
 
 /// Lies about headers: every header's timestamp is off by one (so hashes and links break).
@@ -51,6 +54,14 @@ impl Tamper for GarbageBodies {
         }
         r
     }
+}
+
+/// A source serving `blocks` through `tamper`.
+fn tampered(blocks: &[TestBlock], tamper: impl Tamper + 'static) -> Arc<dyn BlockSource> {
+    Arc::new(Tampered {
+        honest: testchain::source(blocks),
+        tamper,
+    })
 }
 
 async fn serve(source: Arc<dyn BlockSource>, genesis: B256, delay: Duration) -> Server {
@@ -90,6 +101,36 @@ async fn disconnector(
     (enode, task)
 }
 
+/// Downloads blocks `from..=to` from the pool with `fetch`, failing the test unless that
+/// succeeds `within` the given time.
+async fn download(
+    pool: &Pool,
+    from: u64,
+    to: u64,
+    fetch: FetchConfig,
+    within: Duration,
+) -> Vec<FetchedBlock> {
+    let mut got = Vec::new();
+    tokio::time::timeout(
+        within,
+        fetch_range(
+            pool,
+            from,
+            to,
+            fetch,
+            |b| {
+                got.extend(b);
+                Ok(())
+            },
+            |_| {},
+        ),
+    )
+    .await
+    .expect("download finished in time")
+    .expect("download succeeded");
+    got
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honest_data_downloaded_and_liars_banned() {
     let blocks = testchain::generate(2000, 4, Some(1500));
@@ -100,24 +141,8 @@ async fn honest_data_downloaded_and_liars_banned() {
     for _ in 0..3 {
         servers.push(serve(honest.clone(), genesis, Duration::ZERO).await);
     }
-    let wrong_headers = serve(
-        Arc::new(Tampered {
-            honest: testchain::source(&blocks),
-            tamper: WrongHeaders,
-        }),
-        genesis,
-        Duration::ZERO,
-    )
-    .await;
-    let garbage = serve(
-        Arc::new(Tampered {
-            honest: testchain::source(&blocks),
-            tamper: GarbageBodies,
-        }),
-        genesis,
-        Duration::ZERO,
-    )
-    .await;
+    let wrong_headers = serve(tampered(&blocks, WrongHeaders), genesis, Duration::ZERO).await;
+    let garbage = serve(tampered(&blocks, GarbageBodies), genesis, Duration::ZERO).await;
     let staller = serve(honest.clone(), genesis, Duration::from_secs(3600)).await;
     let other_chain = serve(honest.clone(), B256::repeat_byte(0xee), Duration::ZERO).await;
     let (flaky, _flaky_task) = disconnector(honest.clone(), genesis).await;
@@ -136,10 +161,7 @@ async fn honest_data_downloaded_and_liars_banned() {
         flaky.clone(),
     ]);
 
-    let mut session = SessionConfig::new(status(genesis));
-    session.handshake_timeout = Duration::from_secs(5);
-    let mut config = PoolConfig::new(session);
-    config.static_peers = static_peers;
+    let mut config = testchain::test_pool_config(genesis, LATEST, static_peers);
     config.max_peers = 20;
     config.min_timeout = Duration::from_millis(300);
     config.max_timeout = Duration::from_secs(2);
@@ -152,7 +174,6 @@ async fn honest_data_downloaded_and_liars_banned() {
     let pool = Pool::start(config, me, None);
     assert!(pool.wait_for_peers(6, Duration::from_secs(10)).await);
 
-    let mut got = Vec::new();
     let fetch = FetchConfig {
         in_flight: 8,
         headers_per_request: 256,
@@ -162,23 +183,7 @@ async fn honest_data_downloaded_and_liars_banned() {
         max_attempts: 20,
         ..FetchConfig::default()
     };
-    tokio::time::timeout(
-        Duration::from_secs(120),
-        fetch_range(
-            &pool,
-            0,
-            1999,
-            fetch,
-            |b| {
-                got.extend(b);
-                Ok(())
-            },
-            |_| {},
-        ),
-    )
-    .await
-    .expect("download finished in time")
-    .expect("download succeeded");
+    let got = download(&pool, 0, 1999, fetch, Duration::from_secs(120)).await;
 
     assert_eq!(got.len(), 2000);
     for (g, b) in got.iter().zip(&blocks) {
@@ -426,55 +431,31 @@ async fn eth70_partial_receipt_liars_are_scored() {
         Server::spawn(listener, generate_secret_key(), cfg, 4).unwrap()
     };
     let honest = spawn(Arc::new(testchain::source(&blocks))).await;
-    let endless = spawn(Arc::new(Tampered {
-        honest: testchain::source(&blocks),
-        tamper: PaddedReceipts { extra: 1000 },
-    }))
-    .await;
-    let one_too_many = spawn(Arc::new(Tampered {
-        honest: testchain::source(&blocks),
-        tamper: PaddedReceipts { extra: 1 },
-    }))
-    .await;
+    let endless = spawn(tampered(&blocks, PaddedReceipts { extra: 1000 })).await;
+    let one_too_many = spawn(tampered(&blocks, PaddedReceipts { extra: 1 })).await;
     let liars = [endless.enode().id, one_too_many.enode().id];
 
-    let mut session = SessionConfig::new(status(genesis));
-    session.handshake_timeout = Duration::from_secs(5);
-    let mut config = PoolConfig::new(session);
-    config.static_peers = vec![
-        honest.enode().clone(),
-        endless.enode().clone(),
-        one_too_many.enode().clone(),
-    ];
+    let mut config = testchain::test_pool_config(
+        genesis,
+        LATEST,
+        vec![
+            honest.enode().clone(),
+            endless.enode().clone(),
+            one_too_many.enode().clone(),
+        ],
+    );
     config.redial_interval = Duration::from_secs(60);
     config.max_attempts = 20;
     let pool = Pool::start(config, generate_secret_key(), None);
     assert!(pool.wait_for_peers(3, Duration::from_secs(10)).await);
     assert!(pool.stats().iter().all(|s| s.eth_version == 70));
 
-    let mut got = Vec::new();
     let fetch = FetchConfig {
         in_flight: 4,
         receipts_per_request: 16,
         ..FetchConfig::default()
     };
-    tokio::time::timeout(
-        Duration::from_secs(60),
-        fetch_range(
-            &pool,
-            0,
-            299,
-            fetch,
-            |b| {
-                got.extend(b);
-                Ok(())
-            },
-            |_| {},
-        ),
-    )
-    .await
-    .expect("download finished in time")
-    .expect("download succeeded");
+    let got = download(&pool, 0, 299, fetch, Duration::from_secs(60)).await;
     assert_eq!(got.len(), 300);
     for (g, b) in got.iter().zip(&blocks) {
         assert_eq!(g.hash, b.hash);

@@ -10,8 +10,9 @@ use hypasis_eth_wire::{
 };
 use hypasis_network::{
     Blame, LocalStatus, MemoryBlockSource, SessionConfig, SessionError, SessionEvent, accept,
-    connect, session::fork_filter_check,
+    connect, session::fork_filter_check, testchain,
 };
+use hypasis_primitives::rlp::wrap_list;
 use hypasis_rlpx::{
     Enode,
     frame::{FrameError, FrameReader, FrameWriter, frame_states},
@@ -28,42 +29,16 @@ use tokio::{
     sync::mpsc,
 };
 
-fn wrap_list(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    alloy_rlp::Header {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(&mut out);
-    out.extend_from_slice(payload);
-    out
-}
-
 /// A receipt in consensus encoding with one log, so the eth/69 bloom path is exercised.
 fn receipt(tx_type: u8, gas: u64, seed: u8) -> Bytes {
-    let mut log = Vec::new();
-    Address::repeat_byte(seed).encode(&mut log);
-    let mut topics = Vec::new();
-    B256::repeat_byte(seed.wrapping_add(1)).encode(&mut topics);
-    log.extend_from_slice(&wrap_list(&topics));
-    Bytes::from(vec![seed; 3]).encode(&mut log);
-    let logs = wrap_list(&wrap_list(&log));
-    let mut bloom = alloy_primitives::Bloom::ZERO;
-    bloom.accrue_raw_log(
+    testchain::receipt_with_log(
+        tx_type,
+        gas,
         Address::repeat_byte(seed),
-        &[B256::repeat_byte(seed.wrapping_add(1))],
-    );
-    let mut p = Vec::new();
-    1u8.encode(&mut p);
-    gas.encode(&mut p);
-    bloom.encode(&mut p);
-    p.extend_from_slice(&logs);
-    let mut out = Vec::new();
-    if tx_type != 0 {
-        out.push(tx_type);
-    }
-    out.extend_from_slice(&wrap_list(&p));
-    Bytes::from(out)
+        B256::repeat_byte(seed.wrapping_add(1)),
+        &[seed; 3],
+    )
+    .into()
 }
 
 fn fixture(n: u64) -> MemoryBlockSource {
@@ -401,16 +376,15 @@ async fn garbage_auth_is_peer_fault() {
     drop(stream);
 }
 
+type RawReader = FrameReader<tokio::net::tcp::OwnedReadHalf>;
+type RawWriter = FrameWriter<tokio::net::tcp::OwnedWriteHalf>;
+
 /// Performs the crypto handshake as a raw initiator and returns framed halves.
 async fn raw_client(
     addr: SocketAddr,
     server_key: &hypasis_rlpx::SecretKey,
     max: usize,
-) -> (
-    hypasis_rlpx::SecretKey,
-    FrameReader<tokio::net::tcp::OwnedReadHalf>,
-    FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
-) {
+) -> (hypasis_rlpx::SecretKey, RawReader, RawWriter) {
     let key = generate_secret_key();
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let outcome = initiator_handshake(&mut stream, &key, &server_key.public_key())
@@ -423,6 +397,31 @@ async fn raw_client(
         FrameReader::new(rd, ingress),
         FrameWriter::new(wr, egress),
     )
+}
+
+/// Sends the `Hello` of a raw eth/69 client with `key`.
+async fn send_hello(writer: &mut RawWriter, key: &hypasis_rlpx::SecretKey) {
+    let hello = Hello {
+        protocol_version: P2P_VERSION,
+        client_id: "raw".into(),
+        capabilities: vec![EthVersion::Eth69.capability()],
+        listen_port: 0,
+        node_id: node_id(key),
+    };
+    writer
+        .write_frame(&encode_frame_data(HELLO_ID, &hello.encode(), false))
+        .await
+        .unwrap();
+}
+
+/// Sends an eth/69 `Status` (eth offset 0x10) for network 137, snappy compressed.
+async fn send_status(writer: &mut RawWriter) {
+    let status = EthMessage::Status(local_status(137).to_status(EthVersion::Eth69));
+    let (id, payload) = status.encode(EthVersion::Eth69).unwrap();
+    writer
+        .write_frame(&encode_frame_data(0x10 + id, &payload, true))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -471,17 +470,7 @@ async fn malformed_eth_message_is_peer_fault() {
     let (addr, server_key, mut server_rx) =
         spawn_server(config(137, vec![EthVersion::Eth69])).await;
     let (key, mut reader, mut writer) = raw_client(addr, &server_key, 16 << 20).await;
-    let hello = Hello {
-        protocol_version: P2P_VERSION,
-        client_id: "raw".into(),
-        capabilities: vec![EthVersion::Eth69.capability()],
-        listen_port: 0,
-        node_id: node_id(&key),
-    };
-    writer
-        .write_frame(&encode_frame_data(HELLO_ID, &hello.encode(), false))
-        .await
-        .unwrap();
+    send_hello(&mut writer, &key).await;
     let frame = reader.read_frame().await.unwrap();
     let (id, payload) = split_frame_data(&frame).unwrap();
     assert_eq!(id, HELLO_ID);
@@ -489,12 +478,7 @@ async fn malformed_eth_message_is_peer_fault() {
     assert_eq!(server_hello.node_id, node_id(&server_key));
 
     // Status (eth offset 0x10), snappy compressed.
-    let status = EthMessage::Status(local_status(137).to_status(EthVersion::Eth69));
-    let (sid, sp) = status.encode(EthVersion::Eth69).unwrap();
-    writer
-        .write_frame(&encode_frame_data(0x10 + sid, &sp, true))
-        .await
-        .unwrap();
+    send_status(&mut writer).await;
     let frame = reader.read_frame().await.unwrap();
     let (id, payload) = split_frame_data(&frame).unwrap();
     assert_eq!(id, 0x10);
@@ -568,19 +552,9 @@ async fn malformed_eth_message_is_peer_fault() {
     let (addr, server_key, mut server_rx) =
         spawn_server(config(137, vec![EthVersion::Eth69])).await;
     let (key, mut reader, mut writer) = raw_client(addr, &server_key, 16 << 20).await;
-    let hello = Hello {
-        node_id: node_id(&key),
-        ..hello
-    };
-    writer
-        .write_frame(&encode_frame_data(HELLO_ID, &hello.encode(), false))
-        .await
-        .unwrap();
+    send_hello(&mut writer, &key).await;
     reader.read_frame().await.unwrap();
-    writer
-        .write_frame(&encode_frame_data(0x10 + sid, &sp, true))
-        .await
-        .unwrap();
+    send_status(&mut writer).await;
     reader.read_frame().await.unwrap();
     let mut bomb = vec![0x10 + 0x04];
     bomb.extend_from_slice(&[0x80, 0x80, 0x80, 0x0a]); // varint 20 MiB
@@ -605,24 +579,9 @@ async fn idle_peer_times_out() {
     cfg.idle_timeout = Duration::from_millis(300);
     let (addr, server_key, mut server_rx) = spawn_server(cfg).await;
     let (key, mut reader, mut writer) = raw_client(addr, &server_key, 16 << 20).await;
-    let hello = Hello {
-        protocol_version: P2P_VERSION,
-        client_id: "raw".into(),
-        capabilities: vec![EthVersion::Eth69.capability()],
-        listen_port: 0,
-        node_id: node_id(&key),
-    };
-    writer
-        .write_frame(&encode_frame_data(HELLO_ID, &hello.encode(), false))
-        .await
-        .unwrap();
+    send_hello(&mut writer, &key).await;
     reader.read_frame().await.unwrap();
-    let status = EthMessage::Status(local_status(137).to_status(EthVersion::Eth69));
-    let (sid, sp) = status.encode(EthVersion::Eth69).unwrap();
-    writer
-        .write_frame(&encode_frame_data(0x10 + sid, &sp, true))
-        .await
-        .unwrap();
+    send_status(&mut writer).await;
     // Never answer pings.
     let (res, _, reason) = tokio::time::timeout(Duration::from_secs(5), server_rx.recv())
         .await

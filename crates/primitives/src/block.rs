@@ -87,26 +87,42 @@ pub enum BlockIntegrityError {
     },
 }
 
-/// Counts the items of the RLP list at the start of `buf` and returns (count, rest after list).
-fn rlp_list_items(buf: &mut &[u8]) -> Result<usize, String> {
-    let header = alloy_rlp::Header::decode(buf).map_err(|e| e.to_string())?;
+/// Why [`rlp_list_items`] could not count a list (the Display text is the reported reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum ListItemsError {
+    /// A list or item header does not decode.
+    #[error(transparent)]
+    Rlp(#[from] alloy_rlp::Error),
+    /// The item is a string.
+    #[error("expected a list, found a string")]
+    NotAList,
+    /// The list payload runs past the input.
+    #[error("list claims {claimed} bytes but only {remaining} remain")]
+    Truncated { claimed: usize, remaining: usize },
+    /// An item payload runs past the list.
+    #[error("item {0} is truncated")]
+    ItemTruncated(usize),
+}
+
+/// Counts the items of the RLP list at the start of `buf`, advancing `buf` past the list.
+fn rlp_list_items(buf: &mut &[u8]) -> Result<usize, ListItemsError> {
+    let header = alloy_rlp::Header::decode(buf)?;
     if !header.list {
-        return Err("expected a list, found a string".into());
+        return Err(ListItemsError::NotAList);
     }
     if header.payload_length > buf.len() {
-        return Err(format!(
-            "list claims {} bytes but only {} remain",
-            header.payload_length,
-            buf.len()
-        ));
+        return Err(ListItemsError::Truncated {
+            claimed: header.payload_length,
+            remaining: buf.len(),
+        });
     }
     let (mut payload, rest) = buf.split_at(header.payload_length);
     *buf = rest;
     let mut count = 0usize;
     while !payload.is_empty() {
-        let item = alloy_rlp::Header::decode(&mut payload).map_err(|e| e.to_string())?;
+        let item = alloy_rlp::Header::decode(&mut payload)?;
         if item.payload_length > payload.len() {
-            return Err(format!("item {count} is truncated"));
+            return Err(ListItemsError::ItemTruncated(count));
         }
         payload = &payload[item.payload_length..];
         count += 1;
@@ -159,9 +175,9 @@ impl RawBlock {
     pub fn receipt_count(&self) -> Result<usize, BlockIntegrityError> {
         let mut buf = &self.receipts[..];
         let count =
-            rlp_list_items(&mut buf).map_err(|reason| BlockIntegrityError::MalformedReceipts {
+            rlp_list_items(&mut buf).map_err(|e| BlockIntegrityError::MalformedReceipts {
                 number: self.number,
-                reason,
+                reason: e.to_string(),
             })?;
         if !buf.is_empty() {
             return Err(BlockIntegrityError::MalformedReceipts {

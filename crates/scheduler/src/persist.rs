@@ -97,9 +97,19 @@ pub(crate) fn encode<M: Message>(m: &M) -> Vec<u8> {
     m.encode_to_vec()
 }
 
+/// A stored record that does not decode as its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("record {key:#x}: {source}")]
+pub(crate) struct RecordDecodeError {
+    /// The record's key.
+    pub key: u64,
+    /// Why prost refused the bytes.
+    pub source: prost::DecodeError,
+}
+
 /// Decodes a prost message, naming the key on failure.
-pub(crate) fn decode<M: Message + Default>(key: u64, bytes: &[u8]) -> Result<M, String> {
-    M::decode(bytes).map_err(|e| format!("record {key:#x}: {e}"))
+pub(crate) fn decode<M: Message + Default>(key: u64, bytes: &[u8]) -> Result<M, RecordDecodeError> {
+    M::decode(bytes).map_err(|source| RecordDecodeError { key, source })
 }
 
 #[cfg(test)]

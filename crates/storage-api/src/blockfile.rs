@@ -90,13 +90,13 @@ pub fn split_block(block: &[u8]) -> Result<(Bytes, Bytes), alloy_rlp::Error> {
 }
 
 /// Reads block number of a header RLP (the 9th field).
-fn header_number(header: &[u8]) -> Result<u64, String> {
+fn header_number(header: &[u8]) -> Result<u64, alloy_rlp::Error> {
     let mut b = header;
-    let mut it = Items::new(list_payload(&mut b).map_err(|e| e.to_string())?);
+    let mut it = Items::new(list_payload(&mut b)?);
     for _ in 0..8 {
-        it.require_raw().map_err(|e| e.to_string())?;
+        it.require_raw()?;
     }
-    it.require::<u64>().map_err(|e| e.to_string())
+    it.require::<u64>()
 }
 
 /// Parses a chain file (concatenated block RLP).
@@ -108,7 +108,7 @@ pub fn parse_chain(data: &[u8]) -> Result<Vec<FileBlock>, BlockFileError> {
         let bad = |reason: String| BlockFileError::MalformedBlock { index, reason };
         let item = next_item(&mut rest).map_err(|e| bad(e.to_string()))?;
         let (header, body) = split_block(item).map_err(|e| bad(e.to_string()))?;
-        let number = header_number(&header).map_err(bad)?;
+        let number = header_number(&header).map_err(|e| bad(e.to_string()))?;
         out.push(FileBlock {
             number,
             hash: keccak256(&header),

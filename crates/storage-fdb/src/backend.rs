@@ -668,6 +668,25 @@ impl FdbStorage {
         .await?;
         Ok(asm.into_blocks()?.pop())
     }
+
+    /// The checkpoint with the highest id (one reverse scan of the checkpoint keys).
+    async fn read_latest_checkpoint(
+        trx: &Transaction,
+        keys: &Keys,
+    ) -> Result<Option<Checkpoint>, Fail> {
+        let mut latest = None;
+        let (begin, end) = (
+            keys.checkpoints.bytes().to_vec(),
+            prefix_end(keys.checkpoints.bytes()),
+        );
+        scan(trx, begin, end, true, Some(1), |k, v| {
+            let id: u64 = unpack(&keys.checkpoints, k)?;
+            latest = Some(decode_checkpoint(id, v)?);
+            Ok(false)
+        })
+        .await?;
+        Ok(latest)
+    }
 }
 
 #[async_trait]
@@ -895,17 +914,7 @@ impl BlockStorage for FdbStorage {
                 Some(v) => Some(decode_checkpoint(checkpoint.id, &v)?),
                 None => None,
             };
-            let mut latest = None;
-            let (begin, end) = (
-                keys.checkpoints.bytes().to_vec(),
-                prefix_end(keys.checkpoints.bytes()),
-            );
-            scan(&trx, begin, end, true, Some(1), |k, v| {
-                let id: u64 = unpack(&keys.checkpoints, k)?;
-                latest = Some(decode_checkpoint(id, v)?);
-                Ok(false)
-            })
-            .await?;
+            let latest = Self::read_latest_checkpoint(&trx, keys).await?;
             let new = check_checkpoint(checkpoint, existing.as_ref(), latest.as_ref())?;
             if new {
                 trx.set(&key, value);
@@ -929,21 +938,8 @@ impl BlockStorage for FdbStorage {
 
     async fn latest_checkpoint(&self) -> StorageResult<Option<Checkpoint>> {
         let keys = &*self.keys;
-        self.run(|trx| async move {
-            let mut latest = None;
-            let (begin, end) = (
-                keys.checkpoints.bytes().to_vec(),
-                prefix_end(keys.checkpoints.bytes()),
-            );
-            scan(&trx, begin, end, true, Some(1), |k, v| {
-                let id: u64 = unpack(&keys.checkpoints, k)?;
-                latest = Some(decode_checkpoint(id, v)?);
-                Ok(false)
-            })
-            .await?;
-            Ok(latest)
-        })
-        .await
+        self.run(|trx| async move { Self::read_latest_checkpoint(&trx, keys).await })
+            .await
     }
 
     async fn checkpoints(

@@ -10,7 +10,7 @@
 use crate::error::{HeaderField, ValidationError};
 use crate::gas::GAS_PER_BLOB;
 use crate::header::{SealedHeader, is_post_merge};
-use crate::rlp::{Item, items, single_item};
+use crate::rlp::{Item, RlpError, items, single_item};
 use alloy_consensus::Header;
 use alloy_primitives::{B256, keccak256};
 use alloy_trie::root::ordered_trie_root_encoded;
@@ -93,6 +93,12 @@ impl From<String> for BodyError {
     }
 }
 
+impl From<RlpError> for BodyError {
+    fn from(e: RlpError) -> Self {
+        Self::Rlp(e.to_string())
+    }
+}
+
 /// Why one transaction's envelope is not valid.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TxError {
@@ -159,7 +165,7 @@ pub fn decode_body(bytes: &[u8]) -> Result<BodyView<'_>, BodyError> {
     }
     let transactions = fields[0]
         .list()
-        .map_err(BodyError::Transactions)?
+        .map_err(|e| BodyError::Transactions(e.to_string()))?
         .into_iter()
         .enumerate()
         .map(|(index, item)| {
@@ -168,7 +174,7 @@ pub fn decode_body(bytes: &[u8]) -> Result<BodyView<'_>, BodyError> {
         .collect::<Result<Vec<_>, _>>()?;
     let ommers = fields[1]
         .list()
-        .map_err(BodyError::Ommers)?
+        .map_err(|e| BodyError::Ommers(e.to_string()))?
         .into_iter()
         .map(|i| {
             if i.is_list {
@@ -182,7 +188,7 @@ pub fn decode_body(bytes: &[u8]) -> Result<BodyView<'_>, BodyError> {
         None => None,
         Some(w) => Some(
             w.list()
-                .map_err(BodyError::Withdrawals)?
+                .map_err(|e| BodyError::Withdrawals(e.to_string()))?
                 .into_iter()
                 .map(|i| {
                     if i.is_list {
@@ -208,12 +214,12 @@ fn blob_count(encoding: &[u8]) -> Result<u64, TxError> {
     let payload = encoding.get(1..).ok_or(TxError::EmptyTyped)?;
     let fields = single_item(payload)
         .and_then(|i| i.list())
-        .map_err(TxError::BlobRlp)?;
+        .map_err(|e| TxError::BlobRlp(e.to_string()))?;
     let hashes = fields
         .get(10)
         .ok_or(TxError::BlobFieldCount(fields.len()))?
         .list()
-        .map_err(TxError::BlobHashes)?;
+        .map_err(|e| TxError::BlobHashes(e.to_string()))?;
     if hashes.is_empty() {
         return Err(TxError::NoBlobs);
     }

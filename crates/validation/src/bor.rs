@@ -13,7 +13,7 @@
 //!   signed; the signature must be canonical (`v ∈ {0,1}`, `0 < r < n`, `0 < s <= n/2`).
 
 use crate::error::ValidationError;
-use crate::rlp::single_item;
+use crate::rlp::{Item, RlpError, next_item, single_item};
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_rlp::Encodable;
@@ -115,15 +115,39 @@ pub struct BlockExtra<'a> {
     pub base_fee_change_denominator: Option<u64>,
 }
 
+/// Why a `TxDependency` entry does not decode (the Display text is the
+/// [`BlockExtraError::TxDependency`] message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum DependencyError {
+    /// An item header or index integer does not decode.
+    #[error(transparent)]
+    Rlp(#[from] RlpError),
+    /// An entry is a string, not a list of indices.
+    #[error("a string")]
+    NotAList,
+    /// The item at `index` of the list being walked.
+    #[error("item {index}: {source}")]
+    Item {
+        /// Position in the list.
+        index: usize,
+        /// What is wrong with it.
+        source: Box<DependencyError>,
+    },
+}
+
 /// Walks the items of a list payload without collecting them.
 fn for_each_item<'a>(
     mut payload: &'a [u8],
-    mut f: impl FnMut(crate::rlp::Item<'a>) -> Result<(), String>,
-) -> Result<usize, String> {
+    mut f: impl FnMut(Item<'a>) -> Result<(), DependencyError>,
+) -> Result<usize, DependencyError> {
     let mut count = 0usize;
     while !payload.is_empty() {
-        let item = crate::rlp::next_item(&mut payload).map_err(|e| format!("item {count}: {e}"))?;
-        f(item).map_err(|e| format!("item {count}: {e}"))?;
+        let at = |e: DependencyError| DependencyError::Item {
+            index: count,
+            source: Box::new(e),
+        };
+        let item = next_item(&mut payload).map_err(|e| at(RlpError::from(e).into()))?;
+        f(item).map_err(at)?;
         count += 1;
     }
     Ok(count)
@@ -133,15 +157,15 @@ fn for_each_item<'a>(
 /// canonical form, exactly consumed, two mandatory and two optional fields. The work and
 /// memory are bounded by the input length (the dependency lists are walked, not collected).
 pub fn decode_block_extra(middle: &[u8]) -> Result<BlockExtra<'_>, BlockExtraError> {
-    let outer = single_item(middle).map_err(BlockExtraError::NotAList)?;
+    let outer = single_item(middle).map_err(|e| BlockExtraError::NotAList(e.to_string()))?;
     if !outer.is_list {
         return Err(BlockExtraError::NotAList("a string".into()));
     }
-    let mut fields: [Option<crate::rlp::Item<'_>>; 4] = [None; 4];
+    let mut fields: [Option<Item<'_>>; 4] = [None; 4];
     let mut payload = outer.payload;
     let mut count = 0usize;
     while !payload.is_empty() {
-        let item = crate::rlp::next_item(&mut payload).map_err(BlockExtraError::NotAList)?;
+        let item = next_item(&mut payload).map_err(|e| BlockExtraError::NotAList(e.to_string()))?;
         if count < fields.len() {
             fields[count] = Some(item);
         }
@@ -155,25 +179,25 @@ pub fn decode_block_extra(middle: &[u8]) -> Result<BlockExtra<'_>, BlockExtraErr
     }
     let validator_bytes = validators
         .bytes()
-        .map_err(BlockExtraError::ValidatorBytes)?;
+        .map_err(|e| BlockExtraError::ValidatorBytes(e.to_string()))?;
     if !deps.is_list {
         return Err(BlockExtraError::TxDependency("a string".into()));
     }
     let tx_dependencies = for_each_item(deps.payload, |dep| {
         if !dep.is_list {
-            return Err("a string".into());
+            return Err(DependencyError::NotAList);
         }
-        for_each_item(dep.payload, |index| index.uint().map(drop)).map(drop)
+        for_each_item(dep.payload, |index| Ok(index.uint().map(drop)?)).map(drop)
     })
-    .map_err(BlockExtraError::TxDependency)?;
+    .map_err(|e| BlockExtraError::TxDependency(e.to_string()))?;
     let gas_target = gas_target
         .map(|i| i.uint())
         .transpose()
-        .map_err(BlockExtraError::GasTarget)?;
+        .map_err(|e| BlockExtraError::GasTarget(e.to_string()))?;
     let base_fee_change_denominator = denominator
         .map(|i| i.uint())
         .transpose()
-        .map_err(BlockExtraError::BaseFeeChangeDenominator)?;
+        .map_err(|e| BlockExtraError::BaseFeeChangeDenominator(e.to_string()))?;
     Ok(BlockExtra {
         validator_bytes,
         tx_dependencies,
@@ -426,5 +450,20 @@ mod tests {
         assert_eq!(v[0].address, Address::with_last_byte(1));
         assert_eq!(v[0].power, U256::from(5));
         assert!(parse_validators(&bytes[..41]).is_none());
+    }
+
+    #[test]
+    fn tx_dependency_messages() {
+        let msg = |bytes: &[u8]| decode_block_extra(bytes).unwrap_err().to_string();
+        // [0x, [[0x0001]]]: a non-canonical index.
+        assert_eq!(
+            msg(&[0xc6, 0x80, 0xc4, 0xc3, 0x82, 0x00, 0x01]),
+            "tx dependency: item 0: item 0: integer with a leading zero"
+        );
+        // [0x, [0x]]: an entry that is not a list.
+        assert_eq!(
+            msg(&[0xc3, 0x80, 0xc1, 0x80]),
+            "tx dependency: item 0: a string"
+        );
     }
 }

@@ -24,6 +24,17 @@ pub struct CheckpointAnchor {
     pub root: B256,
 }
 
+impl From<&hypasis_primitives::Checkpoint> for CheckpointAnchor {
+    /// The range and root of a stored or followed checkpoint.
+    fn from(c: &hypasis_primitives::Checkpoint) -> Self {
+        Self {
+            start: c.range.start,
+            end: c.range.end,
+            root: c.root,
+        }
+    }
+}
+
 /// The leaf of one block.
 pub fn checkpoint_leaf(header: &Header) -> B256 {
     let mut buf = [0u8; 128];

@@ -19,9 +19,9 @@
 //! state-sync transaction (type `0x7F`) is in the body and its receipt an ordinary one, so
 //! nothing is set aside and an extra receipt is refused.
 
-use crate::error::ValidationError;
+use crate::error::{DecodeError, ValidationError};
 use crate::header::SealedHeader;
-use crate::rlp::{Item, items, list_header, list_items, single_item};
+use crate::rlp::{Item, RlpError, items, list_header, list_items, single_item};
 use alloy_primitives::{Bloom, BloomInput};
 use alloy_rlp::Encodable;
 use alloy_trie::root::ordered_trie_root_encoded;
@@ -56,70 +56,164 @@ pub struct ReceiptView<'a> {
     pub encoding: Cow<'a, [u8]>,
 }
 
-fn logs_bloom(logs: &Item<'_>) -> Result<Bloom, String> {
+/// Why one receipt does not decode (the Display text is the reported message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum ReceiptError {
+    /// The receipt (or its typed payload, or its logs field) is not the RLP it must be.
+    #[error(transparent)]
+    Rlp(#[from] RlpError),
+    /// A log is not a list.
+    #[error("log {index}: {source}")]
+    Log { index: usize, source: RlpError },
+    /// A log without exactly three fields.
+    #[error("log {index} has {count} fields, expected 3")]
+    LogFieldCount { index: usize, count: usize },
+    /// A log address that is not a string.
+    #[error("log {index} address: {source}")]
+    LogAddress { index: usize, source: RlpError },
+    /// A log address that is not 20 bytes.
+    #[error("log {index} address has {len} bytes")]
+    LogAddressLength { index: usize, len: usize },
+    /// Log topics that are not a list.
+    #[error("log {index} topics: {source}")]
+    LogTopics { index: usize, source: RlpError },
+    /// A log topic that is not a string.
+    #[error("log {index} topic {topic}: {source}")]
+    LogTopic {
+        index: usize,
+        topic: usize,
+        source: RlpError,
+    },
+    /// A log topic that is not 32 bytes.
+    #[error("log {index} topic {topic} has {len} bytes")]
+    LogTopicLength {
+        index: usize,
+        topic: usize,
+        len: usize,
+    },
+    /// Log data that is not a string.
+    #[error("log {index} data: {source}")]
+    LogData { index: usize, source: RlpError },
+    /// A typed receipt with no bytes.
+    #[error("empty typed receipt")]
+    EmptyTyped,
+    /// A typed receipt whose first byte is not an EIP-2718 type.
+    #[error("typed receipt type {0:#04x} outside the EIP-2718 range")]
+    TypeOutOfRange(u8),
+    /// A receipt without exactly four fields.
+    #[error("receipt has {0} fields, expected 4")]
+    FieldCount(usize),
+    /// A slim receipt's type that is not a canonical integer.
+    #[error("type: {0}")]
+    SlimType(RlpError),
+    /// A slim receipt's type outside the EIP-2718 range.
+    #[error("slim receipt type outside the EIP-2718 range")]
+    SlimTypeOutOfRange,
+    /// A status / post-state that is not a string.
+    #[error("status: {0}")]
+    Status(RlpError),
+    /// A cumulative gas that is not a canonical integer.
+    #[error("cumulative gas: {0}")]
+    CumulativeGas(RlpError),
+    /// A bloom that is not a string.
+    #[error("bloom: {0}")]
+    Bloom(RlpError),
+    /// A bloom that is not 256 bytes.
+    #[error("bloom has {0} bytes")]
+    BloomLength(usize),
+}
+
+/// Why a receipt list does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum ReceiptsError {
+    /// The list itself is not an RLP list.
+    #[error(transparent)]
+    Rlp(#[from] RlpError),
+    /// One receipt does not decode.
+    #[error("receipt {index}: {source}")]
+    Receipt { index: usize, source: ReceiptError },
+}
+
+impl From<ReceiptsError> for DecodeError {
+    fn from(e: ReceiptsError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+fn logs_bloom(logs: &Item<'_>) -> Result<Bloom, ReceiptError> {
     let mut bloom = Bloom::ZERO;
-    for (i, log) in logs.list()?.iter().enumerate() {
-        let fields = log.list().map_err(|e| format!("log {i}: {e}"))?;
+    for (index, log) in logs.list()?.iter().enumerate() {
+        let fields = log
+            .list()
+            .map_err(|source| ReceiptError::Log { index, source })?;
         if fields.len() != 3 {
-            return Err(format!("log {i} has {} fields, expected 3", fields.len()));
+            return Err(ReceiptError::LogFieldCount {
+                index,
+                count: fields.len(),
+            });
         }
         let address = fields[0]
             .bytes()
-            .map_err(|e| format!("log {i} address: {e}"))?;
+            .map_err(|source| ReceiptError::LogAddress { index, source })?;
         if address.len() != 20 {
-            return Err(format!("log {i} address has {} bytes", address.len()));
+            return Err(ReceiptError::LogAddressLength {
+                index,
+                len: address.len(),
+            });
         }
         bloom.accrue(BloomInput::Raw(address));
-        for (t, topic) in fields[1]
+        for (topic, item) in fields[1]
             .list()
-            .map_err(|e| format!("log {i} topics: {e}"))?
+            .map_err(|source| ReceiptError::LogTopics { index, source })?
             .iter()
             .enumerate()
         {
-            let topic = topic
-                .bytes()
-                .map_err(|e| format!("log {i} topic {t}: {e}"))?;
-            if topic.len() != 32 {
-                return Err(format!("log {i} topic {t} has {} bytes", topic.len()));
+            let bytes = item.bytes().map_err(|source| ReceiptError::LogTopic {
+                index,
+                topic,
+                source,
+            })?;
+            if bytes.len() != 32 {
+                return Err(ReceiptError::LogTopicLength {
+                    index,
+                    topic,
+                    len: bytes.len(),
+                });
             }
-            bloom.accrue(BloomInput::Raw(topic));
+            bloom.accrue(BloomInput::Raw(bytes));
         }
         fields[2]
             .bytes()
-            .map_err(|e| format!("log {i} data: {e}"))?;
+            .map_err(|source| ReceiptError::LogData { index, source })?;
     }
     Ok(bloom)
 }
 
-fn decode_one(item: Item<'_>) -> Result<ReceiptView<'_>, String> {
+fn decode_one(item: Item<'_>) -> Result<ReceiptView<'_>, ReceiptError> {
     if !item.is_list {
         // Typed consensus receipt: type ‖ rlp([status, cumGas, bloom, logs]).
-        let (&tx_type, rest) = item.payload.split_first().ok_or("empty typed receipt")?;
+        let (&tx_type, rest) = item.payload.split_first().ok_or(ReceiptError::EmptyTyped)?;
         if tx_type > 0x7f {
-            return Err(format!(
-                "typed receipt type {tx_type:#04x} outside the EIP-2718 range"
-            ));
+            return Err(ReceiptError::TypeOutOfRange(tx_type));
         }
         let fields = single_item(rest)?.list()?;
         return consensus(tx_type, &fields, Cow::Borrowed(item.payload));
     }
     let fields = item.list()?;
     if fields.len() != 4 {
-        return Err(format!("receipt has {} fields, expected 4", fields.len()));
+        return Err(ReceiptError::FieldCount(fields.len()));
     }
     // Consensus legacy receipts carry the 256-byte bloom third; slim receipts carry the
     // cumulative gas there.
     if !fields[2].is_list && fields[2].payload.len() == 256 {
         return consensus(0, &fields, Cow::Borrowed(item.raw));
     }
-    let tx_type = u8::try_from(fields[0].uint().map_err(|e| format!("type: {e}"))?)
+    let tx_type = u8::try_from(fields[0].uint().map_err(ReceiptError::SlimType)?)
         .ok()
         .filter(|t| *t <= 0x7f)
-        .ok_or("slim receipt type outside the EIP-2718 range")?;
-    let status = fields[1].bytes().map_err(|e| format!("status: {e}"))?;
-    let cumulative_gas = fields[2]
-        .uint()
-        .map_err(|e| format!("cumulative gas: {e}"))?;
+        .ok_or(ReceiptError::SlimTypeOutOfRange)?;
+    let status = fields[1].bytes().map_err(ReceiptError::Status)?;
+    let cumulative_gas = fields[2].uint().map_err(ReceiptError::CumulativeGas)?;
     let bloom = logs_bloom(&fields[3])?;
     // Rebuild the consensus encoding.
     let mut bloom_rlp = Vec::with_capacity(259);
@@ -150,17 +244,15 @@ fn consensus<'a>(
     tx_type: u8,
     fields: &[Item<'a>],
     encoding: Cow<'a, [u8]>,
-) -> Result<ReceiptView<'a>, String> {
+) -> Result<ReceiptView<'a>, ReceiptError> {
     if fields.len() != 4 {
-        return Err(format!("receipt has {} fields, expected 4", fields.len()));
+        return Err(ReceiptError::FieldCount(fields.len()));
     }
-    let status = fields[0].bytes().map_err(|e| format!("status: {e}"))?;
-    let cumulative_gas = fields[1]
-        .uint()
-        .map_err(|e| format!("cumulative gas: {e}"))?;
-    let bloom_bytes = fields[2].bytes().map_err(|e| format!("bloom: {e}"))?;
+    let status = fields[0].bytes().map_err(ReceiptError::Status)?;
+    let cumulative_gas = fields[1].uint().map_err(ReceiptError::CumulativeGas)?;
+    let bloom_bytes = fields[2].bytes().map_err(ReceiptError::Bloom)?;
     if bloom_bytes.len() != 256 {
-        return Err(format!("bloom has {} bytes", bloom_bytes.len()));
+        return Err(ReceiptError::BloomLength(bloom_bytes.len()));
     }
     let logs_bloom = logs_bloom(&fields[3])?;
     Ok(ReceiptView {
@@ -175,11 +267,17 @@ fn consensus<'a>(
 }
 
 /// Decodes a receipt list (one element of a `Receipts` message).
-pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<ReceiptView<'_>>, String> {
+pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<ReceiptView<'_>>, DecodeError> {
+    Ok(decode_receipt_list(bytes)?)
+}
+
+fn decode_receipt_list(bytes: &[u8]) -> Result<Vec<ReceiptView<'_>>, ReceiptsError> {
     list_items(bytes)?
         .into_iter()
         .enumerate()
-        .map(|(i, item)| decode_one(item).map_err(|e| format!("receipt {i}: {e}")))
+        .map(|(index, item)| {
+            decode_one(item).map_err(|source| ReceiptsError::Receipt { index, source })
+        })
         .collect()
 }
 
@@ -222,8 +320,11 @@ pub fn receipts_in_root(
 ) -> Result<usize, ValidationError> {
     let h = &sealed.header;
     let number = h.number;
-    let mut list = decode_receipts(receipts)
-        .map_err(|reason| ValidationError::MalformedReceipts { number, reason })?;
+    let mut list =
+        decode_receipt_list(receipts).map_err(|e| ValidationError::MalformedReceipts {
+            number,
+            reason: e.to_string(),
+        })?;
     if spec.state_sync_receipts(number, h.timestamp) == StateSyncReceipts::Separate
         && is_trailing_state_sync_receipt(&list, tx_types)
     {
@@ -387,7 +488,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Count-only helper used by tools: the number of receipts in a list.
-pub fn receipt_count(bytes: &[u8]) -> Result<usize, crate::error::DecodeError> {
+pub fn receipt_count(bytes: &[u8]) -> Result<usize, DecodeError> {
     Ok(items(single_item(bytes)?.payload)?.len())
 }
 
@@ -439,5 +540,21 @@ mod tests {
         assert_eq!(again[0].form, ReceiptForm::Consensus);
         assert_eq!(again[0].bloom, Some(decoded[0].logs_bloom));
         assert_eq!(again[0].encoding, decoded[0].encoding);
+    }
+
+    #[test]
+    fn decode_error_messages() {
+        let msg = |bytes: &[u8]| decode_receipts(bytes).unwrap_err().to_string();
+        // Slim receipt [0, [], 0, []]: the status is a list.
+        assert_eq!(
+            msg(&[0xc5, 0xc4, 0x80, 0xc0, 0x80, 0xc0]),
+            "receipt 0: status: expected a string, found a list"
+        );
+        // Slim receipt [0, 0, 0, [[0x01, [], 0x80]]]: a one-byte log address.
+        assert_eq!(
+            msg(&[0xc9, 0xc8, 0x80, 0x80, 0x80, 0xc4, 0xc3, 0x01, 0xc0, 0x80]),
+            "receipt 0: log 0 address has 1 bytes"
+        );
+        assert_eq!(msg(&[0x80]), "expected a list, found a string");
     }
 }

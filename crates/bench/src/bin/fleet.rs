@@ -325,15 +325,7 @@ fn raw_validate(net: &Devnet, reps: usize) -> anyhow::Result<Duration> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let validator = Validator::new(ChainSpec::devnet());
     let anchors = Anchors {
-        checkpoints: net
-            .checkpoints
-            .iter()
-            .map(|c| CheckpointAnchor {
-                start: c.range.start,
-                end: c.range.end,
-                root: c.root,
-            })
-            .collect(),
+        checkpoints: net.checkpoints.iter().map(CheckpointAnchor::from).collect(),
         ..Default::default()
     };
     let mut best = Duration::MAX;

@@ -28,8 +28,8 @@ impl Scheduler {
             .records
             .get(&persist::META_KEY)
             .ok_or_else(|| RestoreError::Corrupt("meta record missing".into()))?;
-        let meta: MetaRecord =
-            persist::decode(persist::META_KEY, meta_bytes).map_err(RestoreError::Corrupt)?;
+        let meta: MetaRecord = persist::decode(persist::META_KEY, meta_bytes)
+            .map_err(|e| RestoreError::Corrupt(e.to_string()))?;
         s.next_unit_id = meta.next_unit_id.max(1);
         s.next_token = meta.next_token.max(1);
         // `meta.tip` (written by older versions) came from the peers' claims: ignored. The span
@@ -63,8 +63,8 @@ impl Scheduler {
             match RecordKey::parse(key) {
                 Some(RecordKey::Meta) => {}
                 Some(RecordKey::Unit(id)) => {
-                    let u: v1::WorkUnit =
-                        persist::decode(key, value).map_err(RestoreError::Corrupt)?;
+                    let u: v1::WorkUnit = persist::decode(key, value)
+                        .map_err(|e| RestoreError::Corrupt(e.to_string()))?;
                     if u.id != id {
                         return Err(RestoreError::Corrupt(format!(
                             "record {key:#x} holds unit {}",
@@ -74,8 +74,8 @@ impl Scheduler {
                     units.insert(id, (u, None, false));
                 }
                 Some(RecordKey::Lease(id)) => {
-                    let l: v1::Lease =
-                        persist::decode(key, value).map_err(RestoreError::Corrupt)?;
+                    let l: v1::Lease = persist::decode(key, value)
+                        .map_err(|e| RestoreError::Corrupt(e.to_string()))?;
                     leases.insert(id, l);
                 }
                 Some(RecordKey::Reverify(id)) => {
