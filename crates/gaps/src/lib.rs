@@ -29,6 +29,18 @@ pub struct InvalidRange {
     pub end: u64,
 }
 
+/// Splits ascending block numbers into maximal runs of consecutive numbers.
+pub fn runs(numbers: &[u64]) -> Vec<Range> {
+    let mut out: Vec<Range> = Vec::new();
+    for &n in numbers {
+        match out.last_mut() {
+            Some(last) if last.end.checked_add(1) == Some(n) => last.end = n,
+            _ => out.push(Range::single(n)),
+        }
+    }
+    out
+}
+
 impl Range {
     /// Creates `start..=end`, refusing `start > end`.
     pub fn new(start: u64, end: u64) -> Result<Self, InvalidRange> {
@@ -313,6 +325,26 @@ impl FromIterator<Range> for RangeSet {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn runs_split_at_holes() {
+        assert_eq!(runs(&[]), vec![]);
+        assert_eq!(
+            runs(&[3, 4, 5, 7, 9, 10]),
+            vec![
+                Range { start: 3, end: 5 },
+                Range::single(7),
+                Range { start: 9, end: 10 }
+            ]
+        );
+        assert_eq!(
+            runs(&[u64::MAX - 1, u64::MAX]),
+            vec![Range {
+                start: u64::MAX - 1,
+                end: u64::MAX
+            }]
+        );
+    }
 
     fn r(s: u64, e: u64) -> Range {
         Range::new(s, e).unwrap()

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 pub mod blockfile;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
+pub mod record;
 pub mod sink;
 
 /// A contiguous run of validated blocks to write atomically.
@@ -41,6 +42,17 @@ pub struct PutOutcome {
     pub already_present: u64,
     /// Bytes of the newly written blocks' encodings.
     pub bytes: u64,
+}
+
+impl PutOutcome {
+    /// A batch of `batch` blocks of which `new` are not stored yet (bytes counted as written).
+    pub fn counted(batch: usize, new: usize) -> Self {
+        Self {
+            written: new as u64,
+            already_present: batch.saturating_sub(new) as u64,
+            bytes: 0,
+        }
+    }
 }
 
 /// Totals kept by the store.

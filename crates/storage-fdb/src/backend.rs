@@ -7,12 +7,13 @@ use foundationdb::tuple::{Bytes as TupleBytes, Subspace, TupleUnpack};
 use foundationdb::{
     Database, FdbBindingError, FdbError, RangeOption, RetryableTransaction, Transaction,
 };
-use hypasis_gaps::{Range, RangeSet};
+use hypasis_gaps::{Range, RangeSet, runs};
 use hypasis_primitives::{Checkpoint, RawBlock, VerificationLevel};
 use hypasis_storage_api::{
     BlockBatch, BlockStorage, PutOutcome, SchedulerDelta, SchedulerSnapshot, StorageError,
     StorageResult, StorageStats, check_batch, check_checkpoint, check_read, check_same_block,
     indexed_block,
+    record::{decode_checkpoint, encode_checkpoint, len_u32},
 };
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -277,14 +278,6 @@ struct Head {
     chunks: usize,
 }
 
-fn len_u32(len: usize, what: &str, number: u64) -> StorageResult<[u8; 4]> {
-    u32::try_from(len).map(u32::to_le_bytes).map_err(|_| {
-        StorageError::InvalidArgument(format!(
-            "block {number}: {what} of {len} bytes is too large"
-        ))
-    })
-}
-
 fn encode_head(
     block: &RawBlock,
     parent: &B256,
@@ -486,29 +479,6 @@ async fn read_ranges(trx: &Transaction, sub: &Subspace) -> Result<RangeSet, Fail
     })
     .await?;
     Ok(set)
-}
-
-fn runs(numbers: &[u64]) -> Vec<Range> {
-    let mut out: Vec<Range> = Vec::new();
-    for &n in numbers {
-        match out.last_mut() {
-            Some(last) if last.end.checked_add(1) == Some(n) => last.end = n,
-            _ => out.push(Range::single(n)),
-        }
-    }
-    out
-}
-
-fn decode_checkpoint(id: u64, value: &[u8]) -> Result<Checkpoint, Fail> {
-    let cp: Checkpoint =
-        serde_json::from_slice(value).map_err(|e| corrupt(format!("checkpoint {id}: {e}")))?;
-    if cp.id != id {
-        return Err(corrupt(format!(
-            "checkpoint stored under id {id} carries id {}",
-            cp.id
-        )));
-    }
-    Ok(cp)
 }
 
 /// Writes `data` as a head (`len ‖ chunks`, u32 LE each) under `key` plus chunks under
@@ -750,11 +720,7 @@ impl BlockStorage for FdbStorage {
                     None => new.push(i),
                 }
             }
-            let mut outcome = PutOutcome {
-                written: new.len() as u64,
-                already_present: (blocks.len() - new.len()) as u64,
-                bytes: 0,
-            };
+            let mut outcome = PutOutcome::counted(blocks.len(), new.len());
             if new.is_empty() {
                 return Ok(outcome);
             }
@@ -896,9 +862,7 @@ impl BlockStorage for FdbStorage {
     }
 
     async fn put_checkpoint(&self, checkpoint: &Checkpoint) -> StorageResult<bool> {
-        let value = serde_json::to_vec(checkpoint).map_err(|e| {
-            StorageError::InvalidArgument(format!("checkpoint {}: {e}", checkpoint.id))
-        })?;
+        let value = encode_checkpoint(checkpoint)?;
         if value.len() > CHUNK_BYTES {
             return Err(StorageError::InvalidArgument(format!(
                 "checkpoint {} encodes to {} bytes (limit {CHUNK_BYTES})",
@@ -1060,14 +1024,6 @@ impl BlockStorage for FdbStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runs_split_at_holes() {
-        assert_eq!(
-            runs(&[1, 2, 4]),
-            vec![Range { start: 1, end: 2 }, Range::single(4)]
-        );
-    }
 
     #[test]
     fn head_round_trip() {

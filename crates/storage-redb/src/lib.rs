@@ -33,12 +33,13 @@
 
 use alloy_primitives::{B256, Bytes, keccak256};
 use async_trait::async_trait;
-use hypasis_gaps::{Range, RangeSet};
+use hypasis_gaps::{Range, RangeSet, runs};
 use hypasis_primitives::{Checkpoint, RawBlock, VerificationLevel};
 use hypasis_storage_api::{
     BlockBatch, BlockStorage, PutOutcome, SchedulerDelta, SchedulerSnapshot, StorageError,
     StorageResult, StorageStats, check_batch, check_checkpoint, check_read, check_same_block,
     indexed_block,
+    record::{decode_checkpoint, encode_checkpoint, len_u32},
 };
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition,
@@ -157,14 +158,6 @@ struct RecordHead {
     hash: B256,
     parent_hash: B256,
     lens: [usize; 3],
-}
-
-fn len_u32(len: usize, what: &str, number: u64) -> StorageResult<[u8; 4]> {
-    u32::try_from(len).map(u32::to_le_bytes).map_err(|_| {
-        StorageError::InvalidArgument(format!(
-            "block {number}: {what} of {len} bytes is too large"
-        ))
-    })
 }
 
 fn encode_record(
@@ -289,36 +282,12 @@ fn read_ranges<T: ReadableTable<u64, u64>>(table: &T) -> StorageResult<RangeSet>
     Ok(set)
 }
 
-/// Splits the ascending numbers into maximal runs of consecutive numbers.
-fn runs(numbers: &[u64]) -> Vec<Range> {
-    let mut out: Vec<Range> = Vec::new();
-    for &n in numbers {
-        match out.last_mut() {
-            Some(last) if last.end.checked_add(1) == Some(n) => last.end = n,
-            _ => out.push(Range::single(n)),
-        }
-    }
-    out
-}
-
 fn meta_get<T: ReadableTable<&'static str, u64>>(table: &T, key: &str) -> StorageResult<u64> {
     Ok(table
         .get(key)
         .map_err(db_err)?
         .map(|v| v.value())
         .unwrap_or(0))
-}
-
-fn decode_checkpoint(id: u64, value: &[u8]) -> StorageResult<Checkpoint> {
-    let cp: Checkpoint =
-        serde_json::from_slice(value).map_err(|e| corrupt(format!("checkpoint {id}: {e}")))?;
-    if cp.id != id {
-        return Err(corrupt(format!(
-            "checkpoint stored under id {id} carries id {}",
-            cp.id
-        )));
-    }
-    Ok(cp)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -480,11 +449,7 @@ impl RedbStorage {
                     None => new.push(i),
                 }
             }
-            let mut outcome = PutOutcome {
-                written: new.len() as u64,
-                already_present: (blocks.len() - new.len()) as u64,
-                bytes: 0,
-            };
+            let mut outcome = PutOutcome::counted(blocks.len(), new.len());
             if new.is_empty() {
                 return Ok(outcome);
             }
@@ -628,9 +593,7 @@ impl BlockStorage for RedbStorage {
 
     async fn put_checkpoint(&self, checkpoint: &Checkpoint) -> StorageResult<bool> {
         let checkpoint = checkpoint.clone();
-        let value = serde_json::to_vec(&checkpoint).map_err(|e| {
-            StorageError::InvalidArgument(format!("checkpoint {}: {e}", checkpoint.id))
-        })?;
+        let value = encode_checkpoint(&checkpoint)?;
         self.blocking(move |s| {
             s.write(|txn| {
                 let mut table = txn.open_table(CHECKPOINTS).map_err(db_err)?;
@@ -753,26 +716,6 @@ impl BlockStorage for RedbStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runs_split_at_holes() {
-        assert_eq!(runs(&[]), vec![]);
-        assert_eq!(
-            runs(&[3, 4, 5, 7, 9, 10]),
-            vec![
-                Range { start: 3, end: 5 },
-                Range::single(7),
-                Range { start: 9, end: 10 }
-            ]
-        );
-        assert_eq!(
-            runs(&[u64::MAX - 1, u64::MAX]),
-            vec![Range {
-                start: u64::MAX - 1,
-                end: u64::MAX
-            }]
-        );
-    }
 
     #[test]
     fn record_round_trip_and_damage() {
