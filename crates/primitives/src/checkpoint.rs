@@ -60,6 +60,24 @@ pub struct Checkpoint {
     pub verified_by: Vec<CheckpointSource>,
 }
 
+impl Checkpoint {
+    /// A checkpoint known only by its range and root (no end hash, L1 or proposer details).
+    pub fn new(source: CheckpointSource, id: u64, range: Range, root: B256) -> Self {
+        Self {
+            source,
+            id,
+            range,
+            root,
+            end_block_hash: None,
+            l1_tx_hash: None,
+            l1_block: None,
+            proposer: None,
+            created_at: None,
+            verified_by: Vec::new(),
+        }
+    }
+}
+
 /// How well a stored range is verified, weakest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

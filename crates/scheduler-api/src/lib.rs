@@ -338,18 +338,12 @@ mod tests {
             (5, Direction::Forward, 3)
         );
         // The checkpoints inside the unit travel with it; a malformed one refuses the lease.
-        let cp = hypasis_primitives::Checkpoint {
-            source: hypasis_primitives::CheckpointSource::Heimdall,
-            id: 4,
-            range: hypasis_gaps_range(5, 9),
-            root: B256::repeat_byte(7),
-            end_block_hash: None,
-            l1_tx_hash: None,
-            l1_block: None,
-            proposer: None,
-            created_at: None,
-            verified_by: Vec::new(),
-        };
+        let cp = hypasis_primitives::Checkpoint::new(
+            hypasis_primitives::CheckpointSource::Heimdall,
+            4,
+            hypasis_gaps_range(5, 9),
+            B256::repeat_byte(7),
+        );
         l.unit.as_mut().unwrap().checkpoints = vec![v1::Checkpoint::from(&cp)];
         assert_eq!(LeasedUnit::from_proto(&l).unwrap().checkpoints, vec![cp]);
         l.unit.as_mut().unwrap().checkpoints[0].range = None;

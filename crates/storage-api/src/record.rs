@@ -42,18 +42,12 @@ mod tests {
 
     #[test]
     fn checkpoints_round_trip_and_ids_are_checked() {
-        let cp = Checkpoint {
-            source: CheckpointSource::Heimdall,
-            id: 7,
-            range: Range::new(1, 256).unwrap(),
-            root: B256::repeat_byte(3),
-            end_block_hash: None,
-            l1_tx_hash: None,
-            l1_block: None,
-            proposer: None,
-            created_at: None,
-            verified_by: Vec::new(),
-        };
+        let cp = Checkpoint::new(
+            CheckpointSource::Heimdall,
+            7,
+            Range::new(1, 256).unwrap(),
+            B256::repeat_byte(3),
+        );
         let bytes = encode_checkpoint(&cp).unwrap();
         assert_eq!(decode_checkpoint(7, &bytes).unwrap(), cp);
         assert!(matches!(
