@@ -132,16 +132,10 @@ pub fn parse_checkpoint_object(obj: &Value, fallback_id: Option<u64>) -> ParseRe
         Some(_) => Some(u64_field(obj, "timestamp")?),
     };
     Ok(Checkpoint {
-        source: SourceKind::Heimdall,
-        id,
-        range,
-        root,
-        end_block_hash: None,
-        l1_tx_hash: None,
-        l1_block: None,
         proposer,
         created_at,
         verified_by: vec![SourceKind::Heimdall],
+        ..Checkpoint::new(SourceKind::Heimdall, id, range, root)
     })
 }
 
