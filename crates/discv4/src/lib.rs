@@ -63,6 +63,18 @@ impl Default for Discv4Config {
     }
 }
 
+impl Discv4Config {
+    /// Quick timers for nodes that all run on one machine (loopback tests, local devnets): a
+    /// refresh lookup every 300 ms and answers awaited for 500 ms.
+    pub fn loopback() -> Self {
+        Self {
+            request_timeout: Duration::from_millis(500),
+            refresh_interval: Duration::from_millis(300),
+            ..Self::default()
+        }
+    }
+}
+
 #[derive(Default)]
 struct Bond {
     /// They answered our ping (their endpoint is proven to us).

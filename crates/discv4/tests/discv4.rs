@@ -9,11 +9,7 @@ const NODES: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_find_each_other() {
-    let config = Discv4Config {
-        request_timeout: Duration::from_millis(500),
-        refresh_interval: Duration::from_millis(300),
-        ..Discv4Config::default()
-    };
+    let config = Discv4Config::loopback();
     let boot = Discv4::bind(
         "127.0.0.1:0".parse().unwrap(),
         generate_secret_key(),

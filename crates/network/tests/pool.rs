@@ -322,11 +322,7 @@ async fn discovery_feeds_the_pool_and_static_mode_does_not() {
     let blocks = testchain::generate(10, 1, None);
     let genesis = blocks[0].hash;
     let source: Arc<dyn BlockSource> = Arc::new(testchain::source(&blocks));
-    let dconf = Discv4Config {
-        request_timeout: Duration::from_millis(500),
-        refresh_interval: Duration::from_millis(300),
-        ..Discv4Config::default()
-    };
+    let dconf = Discv4Config::loopback();
     let boot = Discv4::bind(
         "127.0.0.1:0".parse().unwrap(),
         generate_secret_key(),
