@@ -894,6 +894,20 @@ async fn cluster_syncs_devnet_byte_identical() {
     c.assert_byte_identical().await;
     c.assert_levels().await;
     c.assert_units_done_once(leader).await;
+    // The scheduler follows the checkpoint service's trusted head: the milestone at the
+    // devnet's head, nothing left between the stored head and it.
+    let status = c
+        .scheduler_client(leader)
+        .await
+        .get_status(v1::GetSchedulerStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let head = status.trusted_head.expect("a trusted head in the status");
+    assert_eq!(head.number, BLOCKS);
+    assert_eq!(head.hash, c.chain.blocks[(BLOCKS - 1) as usize].hash.to_vec());
+    assert_eq!(head.origin, v1::TrustOrigin::Milestone as i32);
+    assert_eq!(status.trusted_head_distance, 0);
     // Fetcher 1 validated through the validator service.
     let text = scrape(c.validator.metrics).await;
     let validated: f64 = text

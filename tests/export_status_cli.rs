@@ -336,6 +336,11 @@ async fn status_prints_the_scheduler_and_store_state() {
     assert!(out.status.success(), "{}", sched.log_text());
     let o = stdout(&out);
     assert!(o.contains("leader, term"), "{o}");
+    // A scheduler on a fixed anchor without the checkpoint service has no trusted head.
+    assert!(
+        o.contains("trusted:   none (no checkpoint source gives a trusted head)"),
+        "{o}"
+    );
     assert!(o.contains("chain mainnet (chain id 1)"), "{o}");
     assert!(o.contains("anchor:    block 1000010"), "{o}");
     assert!(o.contains("tip:       1000030"), "{o}");

@@ -70,6 +70,7 @@ fn standalone_syncs_growing_devnet_forward_then_backward_and_exports_identical_b
     let tls = data.join("certs");
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen_status = false;
+    let mut seen_trusted_head = false;
     while Instant::now() < deadline {
         if let Some(st) = status_json(&listen, &tls) {
             let text = st.to_string();
@@ -78,7 +79,15 @@ fn standalone_syncs_growing_devnet_forward_then_backward_and_exports_identical_b
                 "{text}"
             );
             seen_status = true;
-            break;
+            // The trusted head (Heimdall's milestone, through the checkpoint follower) is read
+            // at the scheduler's next refresh.
+            if let Some(h) = st.get("trusted_head").filter(|h| !h.is_null()) {
+                assert_eq!(h["origin"], "TRUST_ORIGIN_MILESTONE", "{text}");
+                assert!(h["number"].as_u64().unwrap() >= BLOCKS / 2, "{text}");
+                assert!(h["age_seconds"].is_u64(), "{text}");
+                seen_trusted_head = true;
+                break;
+            }
         }
         if node.wait_timeout(Duration::from_millis(200)).is_some() {
             break;
@@ -93,6 +102,10 @@ fn standalone_syncs_growing_devnet_forward_then_backward_and_exports_identical_b
     assert!(
         seen_status,
         "hypasis status never answered; log:\n{summary}"
+    );
+    assert!(
+        seen_trusted_head,
+        "hypasis status never showed the trusted head; log:\n{summary}"
     );
     assert!(summary.contains("gaps:     none"), "{summary}");
     // Anchored mid-chain on the milestone (the head minus the lag), synced past the start tip.

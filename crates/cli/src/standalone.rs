@@ -346,7 +346,12 @@ impl Bars {
                 msg.push_str(&format!("  {} units no peer", s.units_no_peer));
             }
             if d == Direction::Forward {
-                msg.push_str(&format!("  {}  peers {}", tip_text(p), p.peers));
+                msg.push_str(&format!(
+                    "  {}{}  peers {}",
+                    tip_text(p),
+                    trusted_text(p),
+                    p.peers
+                ));
             }
             b.set_message(msg);
         }
@@ -390,13 +395,24 @@ fn progress_line(p: &Progress, elapsed: Duration) -> String {
         )
     };
     format!(
-        "[{}] {}  {}  {}  peers {}",
+        "[{}] {}  {}  {}{}  peers {}",
         human(elapsed),
         dir(Direction::Forward),
         dir(Direction::Backward),
         tip_text(p),
+        trusted_text(p),
         p.peers
     )
+}
+
+/// `  trusted N (+D)`: the trusted head and how far above the stored head it is; nothing
+/// while no source gives one.
+fn trusted_text(p: &Progress) -> String {
+    p.status
+        .as_ref()
+        .and_then(|s| s.trusted_head.as_ref())
+        .map(|h| format!("  trusted {} (+{})", h.block.number, h.distance))
+        .unwrap_or_default()
 }
 
 /// The peers' head as the scheduler last received it, else as the fetcher sees it now.

@@ -355,6 +355,21 @@ fn anchor_text(a: &v1::Checkpoint) -> String {
     }
 }
 
+/// The trusted head as a line: what it is, its age, and how far above the stored head it is.
+fn trusted_head_text(st: &v1::SchedulerStatus) -> String {
+    let Some(head) = &st.trusted_head else {
+        return "none (no checkpoint source gives a trusted head)".into();
+    };
+    let block = hypasis_checkpoint_api::TrustedBlock::try_from(head.clone())
+        .map_or_else(|e| format!("unreadable ({e})"), |b| b.to_string());
+    let age = st.trusted_head_age.as_ref().map(|d| d.seconds as f64);
+    format!(
+        "{block}, seen {} ago, {} blocks above the stored head",
+        fmt_eta(age),
+        st.trusted_head_distance
+    )
+}
+
 fn list_ranges(ranges: &[v1::BlockRange], max: usize) -> String {
     let mut s: Vec<String> = ranges
         .iter()
@@ -412,6 +427,7 @@ fn print_text(r: &Report) {
             .as_ref()
             .map_or_else(|| "none yet".to_string(), anchor_text)
     );
+    println!("trusted:   {}", trusted_head_text(st));
     println!("tip:       {}", st.tip);
     println!("fetchers:  {} ({} peers)", st.fetchers, st.peers);
     println!();
@@ -545,6 +561,14 @@ fn to_json(r: &Report) -> Value {
         "leader": st.leader,
         "term": st.term,
         "anchor": anchor,
+        "trusted_head": st.trusted_head.as_ref().map(|h| json!({
+            "number": h.number,
+            "hash": hex0x(&h.hash),
+            "origin": v1::TrustOrigin::try_from(h.origin).map_or("unknown", |o| o.as_str_name()),
+            "label": (!h.label.is_empty()).then(|| h.label.clone()),
+            "age_seconds": st.trusted_head_age.as_ref().map(|d| d.seconds),
+            "distance": st.trusted_head_distance,
+        })),
         "tip": st.tip,
         "fetchers": st.fetchers,
         "peers": st.peers,

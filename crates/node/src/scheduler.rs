@@ -212,24 +212,26 @@ pub async fn serve(cfg: SchedulerServiceConfig) -> Result<(), NodeError> {
     else {
         return Ok(());
     };
-    let (anchor, checkpoints): (AnchorSource, Arc<dyn CheckpointFeed>) = match (
-        &cfg.checkpoint,
-        cfg.anchor,
-    ) {
+    type Inputs = (
+        AnchorSource,
+        Arc<dyn CheckpointFeed>,
+        Option<Arc<dyn AnchorStream>>,
+    );
+    let (anchor, checkpoints, heads): Inputs = match (&cfg.checkpoint, cfg.anchor) {
         (Some(url), how) => {
             let channel = hypasis_server::lazy_channel(url, &tls, "scheduler", "checkpoint")?;
-            let anchors = hypasis_checkpoint::GrpcAnchors::new(channel);
+            let anchors = Arc::new(hypasis_checkpoint::GrpcAnchors::new(channel));
             let anchor = match how {
                 ServiceAnchor::Fixed(a) => AnchorSource::Fixed(a),
                 ServiceAnchor::LatestCheckpoint => AnchorSource::LatestCheckpoint,
                 ServiceAnchor::TrustedHead => {
-                    let Some(a) = trusted_head_anchor(&anchors, &mut stop_rx).await else {
+                    let Some(a) = trusted_head_anchor(anchors.as_ref(), &mut stop_rx).await else {
                         return Ok(());
                     };
                     AnchorSource::Fixed(a)
                 }
             };
-            (anchor, Arc::new(anchors))
+            (anchor, anchors.clone(), Some(anchors))
         }
         (None, ServiceAnchor::Fixed(a)) => {
             tracing::warn!(
@@ -238,6 +240,7 @@ pub async fn serve(cfg: SchedulerServiceConfig) -> Result<(), NodeError> {
             (
                 AnchorSource::Fixed(a),
                 Arc::new(FixedCheckpoints::default()),
+                None,
             )
         }
         (None, _) => {
@@ -270,6 +273,9 @@ pub async fn serve(cfg: SchedulerServiceConfig) -> Result<(), NodeError> {
         metrics,
         Some((rt.health.clone(), hypasis_proto::service_names::SCHEDULER)),
     );
+    if let Some(heads) = heads {
+        node.follow_trusted_head(heads);
+    }
     let service = node
         .grpc_service()
         .max_decoding_message_size(rt.max_message_bytes)

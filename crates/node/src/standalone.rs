@@ -260,10 +260,9 @@ impl Standalone {
             AnchorChoice::TrustedHead => {
                 let head = tokio::time::timeout(TRUSTED_HEAD_WAIT, hub.wait_above(None))
                     .await
-                    .map_err(|_| NodeError::NoTrustedHead {
-                        waited: TRUSTED_HEAD_WAIT,
-                    })?
-                    .map_err(|_| NodeError::NoTrustedHead {
+                    .ok()
+                    .and_then(Result::ok)
+                    .ok_or(NodeError::NoTrustedHead {
                         waited: TRUSTED_HEAD_WAIT,
                     })?;
                 tracing::info!(head = %head, "anchor: the trusted head");
@@ -295,6 +294,7 @@ impl Standalone {
             SchedulerMetrics::register(&registry)?,
             None,
         );
+        node.follow_trusted_head(Arc::new(hub.clone()));
         tasks.push(tokio::spawn(node.clone().run(stop_rx.clone())));
 
         // Fetcher on the devp2p pool.

@@ -211,6 +211,12 @@ impl DurableScheduler {
         Ok(())
     }
 
+    /// Records the trusted head from the checkpoint sources (in memory: not a durable
+    /// commit; shown in the status). Returns whether it moved (it never moves backward).
+    pub fn observe_trusted_head(&mut self, head: hypasis_checkpoint_api::TrustedBlock) -> bool {
+        self.sched.observe_trusted_head(head)
+    }
+
     /// The accepted checkpoints whose range lies within `[start, end]`.
     pub fn checkpoints_within(&self, start: u64, end: u64) -> Vec<Checkpoint> {
         if start > end {

@@ -34,7 +34,7 @@ pub use lease_source::{InProcessLeases, NodeLeases, leased_unit};
 pub use metrics::SchedulerMetrics;
 pub use scheduler::{
     Acquired, Anchor, CheckpointSpan, Completion, DirectionStatus, InvariantError, RestoreError,
-    Scheduler, SchedulerError, Status, UnitFilter,
+    Scheduler, SchedulerError, Status, TrustedHeadStatus, UnitFilter,
 };
 pub use unit::{
     Direction, FailureReason, Lease, LeaseInfo, LeaseState, Unit, UnitState, lease_id,

@@ -14,7 +14,7 @@ use crate::metrics::SchedulerMetrics;
 use crate::scheduler::{Completion, SchedulerError, Status, UnitFilter};
 use crate::store::SchedulerStore;
 use crate::unit::{Direction, FailureReason};
-use hypasis_checkpoint_api::CheckpointFeed;
+use hypasis_checkpoint_api::{AnchorStream, CheckpointFeed};
 use hypasis_coordination::{Coordinator, Members};
 use hypasis_proto::v1;
 use hypasis_proto::v1::scheduler_server::{Scheduler as SchedulerRpc, SchedulerServer};
@@ -71,6 +71,8 @@ pub struct SchedulerNode {
     health: Option<(HealthReporter, &'static str)>,
     leader: RwLock<Option<Arc<Mutex<DurableScheduler>>>>,
     fleet: RwLock<Members>,
+    /// Where the trusted head comes from (the checkpoint service or its in-process hub).
+    trusted_heads: RwLock<Option<Arc<dyn AnchorStream>>>,
 }
 
 fn to_status(e: DurableError) -> RpcStatus {
@@ -124,7 +126,27 @@ impl SchedulerNode {
             health,
             leader: RwLock::new(None),
             fleet: RwLock::new(Members::new()),
+            trusted_heads: RwLock::new(None),
         })
+    }
+
+    /// Follows the trusted head of `heads` (read at every refresh while leading; shown in the
+    /// status with its source, age and distance from the stored head).
+    pub fn follow_trusted_head(&self, heads: Arc<dyn AnchorStream>) {
+        *self.trusted_heads.write().expect("poisoned") = Some(heads);
+    }
+
+    /// The trusted head now, from the followed source; a failure is logged and leaves the
+    /// head where it was.
+    async fn read_trusted_head(&self) -> Option<hypasis_checkpoint_api::TrustedBlock> {
+        let heads = self.trusted_heads.read().expect("poisoned").clone()?;
+        match heads.trusted_head().await {
+            Ok(head) => head,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the trusted head failed; it stays where it was");
+                None
+            }
+        }
     }
 
     /// The tonic service.
@@ -327,7 +349,13 @@ impl SchedulerNode {
                     }
                 }
                 _ = refresh.tick() => {
+                    let head = self.read_trusted_head().await;
                     let mut d = state.lock().await;
+                    if let Some(head) = head
+                        && d.observe_trusted_head(head.clone())
+                    {
+                        tracing::info!(head = %head, "trusted head");
+                    }
                     if let Some(tip) = self.fleet_tip().0
                         && let Err(e) = d.observe_tip(tip).await
                     {
@@ -398,6 +426,12 @@ impl SchedulerNode {
             gaps: st.gaps.iter().map(|&r| r.into()).collect(),
             fetchers: u32::try_from(fetchers).unwrap_or(u32::MAX),
             peers: u32::try_from(peers).unwrap_or(u32::MAX),
+            trusted_head: st
+                .trusted_head
+                .as_ref()
+                .map(|h| v1::TrustedBlock::from(&h.block)),
+            trusted_head_age: st.trusted_head.as_ref().map(|h| duration(h.age)),
+            trusted_head_distance: st.trusted_head.as_ref().map_or(0, |h| h.distance),
         })
     }
 }

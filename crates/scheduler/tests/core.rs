@@ -595,3 +595,31 @@ fn units_with_nothing_to_link_to_wait_for_their_neighbour() {
     );
     s.check_invariants().unwrap();
 }
+
+#[test]
+fn the_trusted_head_never_moves_backward_and_the_status_shows_its_age_and_distance() {
+    use hypasis_checkpoint_api::{TrustOrigin, TrustedBlock};
+    let head = |number: u64| TrustedBlock {
+        number,
+        hash: B256::repeat_byte(number as u8),
+        origin: TrustOrigin::Milestone,
+        label: Some(format!("milestone-{number}")),
+    };
+    let (mut s, clock) = sched(config(100));
+    assert!(s.status().trusted_head.is_none());
+    anchored(&mut s, 99, Some(500), &[r(0, 149)]);
+    assert!(s.observe_trusted_head(head(400)));
+    clock.advance(Duration::from_secs(7));
+    // Lower or equal heads are ignored (a lagging source); the first sighting keeps its time.
+    assert!(!s.observe_trusted_head(head(300)));
+    assert!(!s.observe_trusted_head(head(400)));
+    let st = s.status().trusted_head.expect("a trusted head");
+    assert_eq!(st.block, head(400));
+    assert_eq!(st.age, Duration::from_secs(7));
+    // 149 is the highest stored block.
+    assert_eq!(st.distance, 400 - 149);
+    assert!(s.observe_trusted_head(head(450)));
+    let st = s.status().trusted_head.unwrap();
+    assert_eq!((st.block.number, st.age), (450, Duration::ZERO));
+    assert_eq!(s.trusted_head().map(|b| b.number), Some(450));
+}

@@ -7,6 +7,7 @@ use crate::unit::{
     Direction, FailureReason, Lease, LeaseInfo, LeaseState, Unit, UnitState, lease_id,
     parse_lease_id, timestamp_ms,
 };
+use hypasis_checkpoint_api::TrustedBlock;
 use hypasis_gaps::{Range, RangeSet};
 use hypasis_primitives::{B256, Checkpoint};
 use hypasis_proto::v1;
@@ -125,6 +126,19 @@ pub struct Status {
     pub directions: [DirectionStatus; 2],
     /// Missing ranges of `[genesis, tip]` (first 256).
     pub gaps: Vec<Range>,
+    /// The trusted head last seen, when the checkpoint sources gave one.
+    pub trusted_head: Option<TrustedHeadStatus>,
+}
+
+/// The highest trusted hash as the scheduler last saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrustedHeadStatus {
+    /// The block and where its trust comes from.
+    pub block: TrustedBlock,
+    /// Since it was first seen.
+    pub age: Duration,
+    /// Blocks from the highest stored block up to it (0 when stored at or above it).
+    pub distance: u64,
 }
 
 /// Filter of [`Scheduler::units`].
@@ -179,6 +193,9 @@ pub struct Scheduler {
     /// The highest tip the peers claim (not persisted).
     claimed: Option<u64>,
     anchor: Option<Anchor>,
+    /// The trusted head from the checkpoint sources and when it was first seen (not
+    /// persisted: the sources give it again).
+    trusted_head: Option<(TrustedBlock, u64)>,
     paused: [bool; 2],
 
     units: BTreeMap<u64, Unit>,
@@ -230,6 +247,7 @@ impl Scheduler {
             tip: None,
             claimed: None,
             anchor: None,
+            trusted_head: None,
             paused: [false; 2],
             units: BTreeMap::new(),
             active: BTreeMap::new(),

@@ -98,6 +98,37 @@ impl Scheduler {
                 .span()
                 .map(|s| self.done.gaps(s).into_iter().take(256).collect())
                 .unwrap_or_default(),
+            trusted_head: self
+                .trusted_head
+                .as_ref()
+                .map(|(b, seen)| TrustedHeadStatus {
+                    block: b.clone(),
+                    age: Duration::from_millis(now.saturating_sub(*seen)),
+                    distance: b
+                        .number
+                        .saturating_sub(self.view.last().unwrap_or(self.config.genesis)),
+                }),
         }
+    }
+
+    /// Records the trusted head the checkpoint sources give (the highest trusted hash: a
+    /// Heimdall milestone, a finalized block). It never moves backward: a lower or equal head
+    /// is ignored. Returns whether it moved.
+    pub fn observe_trusted_head(&mut self, head: TrustedBlock) -> bool {
+        if self
+            .trusted_head
+            .as_ref()
+            .is_some_and(|(h, _)| h.number >= head.number)
+        {
+            return false;
+        }
+        let now = self.now();
+        self.trusted_head = Some((head, now));
+        true
+    }
+
+    /// The trusted head last seen.
+    pub fn trusted_head(&self) -> Option<&TrustedBlock> {
+        self.trusted_head.as_ref().map(|(b, _)| b)
     }
 }
