@@ -905,7 +905,10 @@ async fn cluster_syncs_devnet_byte_identical() {
         .into_inner();
     let head = status.trusted_head.expect("a trusted head in the status");
     assert_eq!(head.number, BLOCKS);
-    assert_eq!(head.hash, c.chain.blocks[(BLOCKS - 1) as usize].hash.to_vec());
+    assert_eq!(
+        head.hash,
+        c.chain.blocks[(BLOCKS - 1) as usize].hash.to_vec()
+    );
     assert_eq!(head.origin, v1::TrustOrigin::Milestone as i32);
     assert_eq!(status.trusted_head_distance, 0);
     // Fetcher 1 validated through the validator service.

@@ -260,3 +260,122 @@ fn corrupt_era1_is_reported() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("index"), "{}", stderr(&out));
 }
+
+/// Polygon block 50,000,000 (real, `polygon-recent/`) re-signed by a key outside the validator
+/// set: `--validators` (an address list or Heimdall's `/stake/validators-set` answer) refuses
+/// it as the data's fault; the real header passes against the same set.
+#[test]
+fn a_bor_signer_outside_the_validators_file_is_refused() {
+    use alloy_rlp::{Decodable, Encodable};
+    use hypasis_primitives::ChainSpec;
+    use hypasis_validation::{BlockData, Validator, bor};
+    use secp256k1::{Message, SecretKey, ecdsa::RecoverableSignature};
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ChainSpec::polygon();
+    // The set 49,999,999 (a sprint end) announces.
+    let parent = std::fs::read(fixture("polygon-recent/h49999999.rlp")).unwrap();
+    let set: Vec<String> = Validator::new(spec.clone())
+        .check_block(&BlockData::header_only(parent), 49_999_999)
+        .unwrap()
+        .bor
+        .unwrap()
+        .announced_validators
+        .unwrap()
+        .iter()
+        .map(|v| v.address.to_string())
+        .collect();
+    let list = dir.path().join("validators.json");
+    std::fs::write(&list, serde_json::to_string(&set).unwrap()).unwrap();
+    let heimdall_form = dir.path().join("validators-set.json");
+    let validators: Vec<_> = set
+        .iter()
+        .enumerate()
+        .map(|(i, a)| serde_json::json!({"val_id": (i + 1).to_string(), "signer": a}))
+        .collect();
+    std::fs::write(
+        &heimdall_form,
+        serde_json::json!({"validator_set": {"validators": validators}}).to_string(),
+    )
+    .unwrap();
+
+    // The real 50,000,000 passes against either form.
+    let real = fixture("polygon-recent/h50000000.rlp");
+    for file in [&list, &heimdall_form] {
+        let out = verify(&[
+            "--chain",
+            "polygon",
+            "--headers",
+            real.to_str().unwrap(),
+            "--validators",
+            file.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+
+    // Re-sealed by a key nobody appointed.
+    let mut header =
+        alloy_consensus::Header::decode(&mut &std::fs::read(&real).unwrap()[..]).unwrap();
+    let key =
+        SecretKey::from_secret_bytes(alloy_primitives::keccak256(b"not a polygon validator").0)
+            .unwrap();
+    let seal = bor::seal_hash(&spec, &header).unwrap();
+    let (recid, rs) =
+        RecoverableSignature::sign_ecdsa_recoverable(Message::from_digest(seal.0), &key)
+            .serialize_compact();
+    let mut extra = header.extra_data.to_vec();
+    let at = extra.len() - bor::EXTRA_SEAL;
+    extra[at..at + 64].copy_from_slice(&rs);
+    extra[at + 64] = u8::from(recid);
+    header.extra_data = extra.into();
+    let mut forged = Vec::new();
+    header.encode(&mut forged);
+    let forged_file = dir.path().join("forged.rlp");
+    std::fs::write(&forged_file, &forged).unwrap();
+    for file in [&list, &heimdall_form] {
+        let out = verify(&[
+            "--chain",
+            "polygon",
+            "--headers",
+            forged_file.to_str().unwrap(),
+            "--validators",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("block 50000000")
+                && err.contains("rule `bor-signer`")
+                && err.contains("the data is invalid"),
+            "{err}"
+        );
+    }
+    // Without a set, nothing says who may sign: the rules alone pass.
+    let out = verify(&[
+        "--chain",
+        "polygon",
+        "--headers",
+        forged_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A file that names nobody, or is not an address list, is a clear error.
+    let bad = dir.path().join("bad.json");
+    for text in ["[]", "[\"0x12\"]", "{\"validators\": 3}"] {
+        std::fs::write(&bad, text).unwrap();
+        let out = verify(&[
+            "--chain",
+            "polygon",
+            "--headers",
+            real.to_str().unwrap(),
+            "--validators",
+            bad.to_str().unwrap(),
+        ]);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("--validators"),
+            "{text}: {}",
+            stderr(&out)
+        );
+    }
+}

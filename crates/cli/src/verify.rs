@@ -5,6 +5,7 @@
 //! hypasis verify (--chain NAME | --genesis genesis.json)
 //!     (--blocks chain.rlp [--receipts receipts.rlp] | --headers headers.rlp | --era1 FILE...)
 //!     [--trusted NUMBER:HASH]... [--checkpoint START:END:ROOT]... [--accumulator]
+//!     [--validators FILE]
 //! ```
 //!
 //! Exit status 0 when every block passes (each range is printed with its level, or
@@ -16,7 +17,7 @@
 //! pass but no anchor covers the blocks).
 
 use crate::chains::ChainArg;
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use anyhow::{Context, bail};
 use clap::Args;
 use hypasis_era::Era1;
@@ -57,6 +58,49 @@ pub struct VerifyArgs {
     /// Check pre-merge epochs against the built-in historical accumulator (mainnet).
     #[arg(long)]
     accumulator: bool,
+    /// Bor: the signers allowed to seal the input's blocks, a JSON file: an array of
+    /// addresses, or Heimdall's `/stake/validators-set` answer. A block sealed by anyone else
+    /// fails (without it, only the validator lists announced by sprint-end headers in the
+    /// input are checked against).
+    #[arg(long, value_name = "FILE")]
+    validators: Option<PathBuf>,
+}
+
+/// The signer addresses in a `--validators` file: `["0x…", …]`, or Heimdall's
+/// `{"validator_set": {"validators": [{"signer": "0x…", …}, …]}}`.
+fn read_validators(path: &std::path::Path) -> anyhow::Result<Vec<Address>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--validators: reading {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("--validators: {} is not JSON", path.display()))?;
+    let items = match &value {
+        serde_json::Value::Array(items) => items.iter().collect::<Vec<_>>(),
+        v => v
+            .pointer("/validator_set/validators")
+            .and_then(|v| v.as_array())
+            .with_context(|| {
+                format!(
+                    "--validators: {} is neither an array of addresses nor Heimdall's validator set",
+                    path.display()
+                )
+            })?
+            .iter()
+            .map(|v| v.get("signer").unwrap_or(v))
+            .collect(),
+    };
+    let signers = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.as_str()
+                .and_then(|s| s.parse::<Address>().ok())
+                .with_context(|| format!("--validators: entry {i} ({item}) is not an address"))
+        })
+        .collect::<anyhow::Result<Vec<Address>>>()?;
+    if signers.is_empty() {
+        bail!("--validators: {} names no signer", path.display());
+    }
+    Ok(signers)
 }
 
 /// `NUMBER:HASH`.
@@ -165,10 +209,15 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let mut trusted: Vec<(u64, B256)> = args.trusted.iter().map(|t| (t.0, t.1)).collect();
     trusted.push((0, spec.genesis_hash));
     let checkpoints: Vec<CheckpointAnchor> = args.checkpoint.iter().map(|c| c.0).collect();
+    let bor_validators = match &args.validators {
+        Some(path) => vec![(0, read_validators(path)?)],
+        None => Vec::new(),
+    };
     let base = Anchors {
         trusted,
         checkpoints: checkpoints.clone(),
         accumulator,
+        bor_validators,
         ..Default::default()
     };
     let validator = Validator::new(spec.clone());
