@@ -96,6 +96,45 @@ fn devnet_serves_peers_and_checkpoints() {
         stdout.contains(last_root) && stdout.contains(&last["id"].to_string()),
         "{stdout}"
     );
+
+    // Its Bor spans name who seals: every fetched block's signer is a producer of span 0
+    // (6,400 blocks), and the latest span holds the milestone.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let source = hypasis_checkpoint::HeimdallSource::new(&heimdall, Duration::from_secs(10))
+        .unwrap()
+        .with_bor_chain_id(ChainSpec::devnet().chain_id.to_string());
+    let (span0, latest, milestone) = rt.block_on(async {
+        (
+            source.span(0).await.unwrap(),
+            source.latest_span().await.unwrap(),
+            source.latest_milestone().await.unwrap(),
+        )
+    });
+    assert_eq!((span0.start_block, span0.end_block), (0, 6399));
+    assert!(latest.start_block <= milestone.end_block && milestone.end_block <= latest.end_block);
+    let spec = ChainSpec::devnet();
+    let chain = std::fs::read(fetched.join("chain.rlp")).unwrap();
+    let blocks = hypasis_validation::split_concatenated(&chain).unwrap();
+    assert_eq!(blocks.len() as u64, end - start + 1);
+    for raw in blocks {
+        let (header, _) = hypasis_storage_api::blockfile::split_block(raw).unwrap();
+        let header = hypasis_validation::SealedHeader::decode(&header)
+            .unwrap()
+            .header;
+        let signer = hypasis_validation::bor::recover_signer(&spec, &header).unwrap();
+        assert!(
+            span0.producers.contains(&signer),
+            "{signer} seals block {}",
+            header.number
+        );
+    }
+    assert!(
+        rt.block_on(source.span(u64::MAX)).is_err(),
+        "a span past the end of blocks"
+    );
     drop(devnet);
 }
 

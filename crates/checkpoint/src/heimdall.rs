@@ -13,6 +13,11 @@
 //!   "end_block": 114, "root_hash": "0x…", "bor_chain_id": "80002", "timestamp": 1700396194}}`
 //!   (numbers as JSON numbers, hashes as 0x-hex, `id` sometimes absent). Count:
 //!   `{"height": "…", "result": {"result": 38871}}`.
+//!
+//! Bor spans (who may produce which blocks): v2 `/bor/spans/latest` and `/bor/spans/{id}`,
+//! `{"span": {"id", "start_block", "end_block", "validator_set": {"validators": [{"signer",
+//! …}]}, "selected_producers": [{"signer", …}], "bor_chain_id"}}`; v1 `/bor/latest-span` and
+//! `/bor/span/{id}`, the same object under `result` with `span_id` for the id.
 
 use crate::error::{SourceError, SourceResult};
 use crate::http::{
@@ -54,6 +59,73 @@ pub struct Milestone {
     pub bor_chain_id: Option<String>,
     /// Unix seconds.
     pub timestamp: Option<u64>,
+}
+
+/// A Bor span: the blocks it covers, the validator set and the producers Heimdall selected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BorSpan {
+    /// Span id.
+    pub id: u64,
+    /// First block.
+    pub start_block: u64,
+    /// Last block.
+    pub end_block: u64,
+    /// Signer addresses of the validator set.
+    pub validators: Vec<Address>,
+    /// Signer addresses of the selected producers (who may seal the span's blocks).
+    pub producers: Vec<Address>,
+    /// Bor chain id, when given.
+    pub bor_chain_id: Option<String>,
+}
+
+/// The `signer` addresses of a list of validator objects under `field`.
+fn signers(field: &str, list: Option<&Value>) -> ParseResult<Vec<Address>> {
+    let Some(list) = list else {
+        return Err(ParseError::MissingField(field.to_string()));
+    };
+    let Value::Array(items) = list else {
+        return Err(ParseError::WrongType {
+            field: field.to_string(),
+            expected: "an array",
+            got: type_name(list),
+        });
+    };
+    items
+        .iter()
+        .map(|v| address_hex(str_field(v, "signer")?, "signer"))
+        .collect()
+}
+
+/// Parses a span body (`/bor/spans/…` in v2, `/bor/…span…` in v1).
+pub fn parse_span(body: &Value) -> ParseResult<BorSpan> {
+    let (obj, format) = envelope(body, "span")?;
+    let id = match format {
+        HeimdallFormat::V2 => u64_field(obj, "id")?,
+        HeimdallFormat::V1 => u64_field(obj, "span_id")?,
+    };
+    let start_block = u64_field(obj, "start_block")?;
+    let end_block = u64_field(obj, "end_block")?;
+    if start_block > end_block {
+        return Err(inverted(start_block, end_block));
+    }
+    let set = obj
+        .get("validator_set")
+        .ok_or_else(|| ParseError::MissingField("validator_set".into()))?;
+    let validators = signers("validator_set.validators", set.get("validators"))?;
+    let producers = signers("selected_producers", obj.get("selected_producers"))?;
+    let bor_chain_id = match obj.get("bor_chain_id") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Ok(BorSpan {
+        id,
+        start_block,
+        end_block,
+        validators,
+        producers,
+        bor_chain_id,
+    })
 }
 
 /// Heimdall REST source.
@@ -285,6 +357,46 @@ impl HeimdallSource {
             format!("no milestone endpoint: {last_404}"),
         ))
     }
+
+    /// The latest Bor span (v2 `/bor/spans/latest`, else v1 `/bor/latest-span`).
+    pub async fn latest_span(&self) -> SourceResult<BorSpan> {
+        self.fetch_span(&["/bor/spans/latest", "/bor/latest-span"], None)
+            .await
+    }
+
+    /// Bor span `id` (v2 `/bor/spans/{id}`, else v1 `/bor/span/{id}`).
+    pub async fn span(&self, id: u64) -> SourceResult<BorSpan> {
+        self.fetch_span(
+            &[&format!("/bor/spans/{id}"), &format!("/bor/span/{id}")],
+            Some(id),
+        )
+        .await
+    }
+
+    async fn fetch_span(&self, paths: &[&str], expect: Option<u64>) -> SourceResult<BorSpan> {
+        let mut last_404 = String::new();
+        for &path in paths {
+            match retry(&self.retry, || self.rest.get(path)).await? {
+                Fetched::Json(body) => {
+                    let span = parse_span(&body).map_err(|m| self.invalid(path, m))?;
+                    if let Some(want) = expect
+                        && span.id != want
+                    {
+                        return Err(
+                            self.invalid(path, format!("asked for span {want}, got {}", span.id))
+                        );
+                    }
+                    self.check_chain(path, span.bor_chain_id.as_deref())?;
+                    return Ok(span);
+                }
+                Fetched::NotFound(b) => last_404 = b,
+            }
+        }
+        Err(SourceError::not_found(
+            self.rest.origin(),
+            format!("no span endpoint: {last_404}"),
+        ))
+    }
 }
 
 #[async_trait::async_trait]
@@ -340,6 +452,55 @@ impl CheckpointSource for HeimdallSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_parse_in_both_formats_and_bad_ones_are_refused() {
+        let a = "0x09207a6efee346cb3e4a54ac18523e3715d38b3f";
+        let b = "0x0e94b9b3fabd95338b8b23c36caae1d640e1339f";
+        let v2 = serde_json::json!({"span": {
+            "id": "7", "start_block": "1601", "end_block": "8000",
+            "validator_set": {"validators": [
+                {"val_id": "1", "signer": a, "voting_power": "10"},
+                {"val_id": "2", "signer": b, "voting_power": "20"}
+            ], "proposer": {"val_id": "1", "signer": a}, "total_voting_power": "30"},
+            "selected_producers": [{"val_id": "2", "signer": b}],
+            "bor_chain_id": "80002"
+        }});
+        let span = parse_span(&v2).unwrap();
+        assert_eq!((span.id, span.start_block, span.end_block), (7, 1601, 8000));
+        assert_eq!(
+            span.validators,
+            vec![a.parse::<Address>().unwrap(), b.parse().unwrap()]
+        );
+        assert_eq!(span.producers, vec![b.parse::<Address>().unwrap()]);
+        assert_eq!(span.bor_chain_id.as_deref(), Some("80002"));
+        let v1 = serde_json::json!({"height": "100", "result": {
+            "span_id": 7, "start_block": 1601, "end_block": 8000,
+            "validator_set": {"validators": [{"ID": 1, "signer": a}, {"ID": 2, "signer": b}]},
+            "selected_producers": [{"ID": 2, "signer": b}],
+            "bor_chain_id": "80002"
+        }});
+        assert_eq!(parse_span(&v1).unwrap(), span);
+        // Inverted, without a validator set, with a non-address signer: refused.
+        let mut bad = v2.clone();
+        bad["span"]["end_block"] = "1600".into();
+        assert!(matches!(
+            parse_span(&bad),
+            Err(ParseError::InvertedRange { .. })
+        ));
+        let mut bad = v2.clone();
+        bad["span"].as_object_mut().unwrap().remove("validator_set");
+        assert!(matches!(parse_span(&bad), Err(ParseError::MissingField(_))));
+        let mut bad = v2.clone();
+        bad["span"]["selected_producers"][0]["signer"] = "0x12".into();
+        assert!(parse_span(&bad).is_err());
+        let mut bad = v2;
+        bad["span"]["selected_producers"] = 3.into();
+        assert!(matches!(
+            parse_span(&bad),
+            Err(ParseError::WrongType { .. })
+        ));
+    }
     use alloy_primitives::{address, b256};
     use serde_json::json;
 

@@ -34,7 +34,7 @@ mod tests_unit;
 pub use beacon::{BeaconNetwork, BeaconSource, LightClient, LightClientError, Unverified};
 pub use client::GrpcAnchors;
 pub use error::{ErrorKind, SourceError, SourceResult};
-pub use heimdall::HeimdallSource;
+pub use heimdall::{BorSpan, HeimdallSource, parse_span};
 pub use http::ParseError;
 pub use l1::{L1Finality, RootChainSource};
 pub use metrics::CheckpointMetrics;

@@ -214,7 +214,9 @@ async fn serve(args: DevnetArgs) -> anyhow::Result<()> {
     };
     let initial = due(&net, 0);
     let mut published = initial.len();
-    let feed = CheckpointFeed::new(spec.chain_id, initial);
+    // Spans as long as mainnet's first ones (6,400 blocks), every validator a producer.
+    let feed =
+        CheckpointFeed::new(spec.chain_id, initial).with_spans(6400, net.validator_addresses());
     // The milestone trails the head like the checkpoints.
     let milestone = move |net: &Devnet| {
         let n = net.head().number.saturating_sub(lag);

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use axum::{
     Router,
     extract::{Path, State},
@@ -23,6 +23,9 @@ use tokio::net::TcpListener;
 pub struct CheckpointFeed {
     inner: Arc<RwLock<FeedState>>,
     bor_chain_id: String,
+    /// Spans of `span_len` blocks from block 0, every one produced by all of these validators
+    /// (the devnet seals in turn with each of them).
+    spans: Option<(u64, Arc<Vec<Address>>)>,
 }
 
 #[derive(Debug, Default)]
@@ -41,7 +44,35 @@ impl CheckpointFeed {
                 milestone: None,
             })),
             bor_chain_id: bor_chain_id.to_string(),
+            spans: None,
         }
+    }
+
+    /// Also serves Bor spans (`/bor/spans/latest`, `/bor/spans/{id}`): span `k` covers blocks
+    /// `k·span_len ..= (k+1)·span_len − 1`, with `validators` as its set and its producers; the
+    /// latest span is the one holding the milestone.
+    pub fn with_spans(mut self, span_len: u64, validators: Vec<Address>) -> Self {
+        self.spans = Some((span_len.max(1), Arc::new(validators)));
+        self
+    }
+
+    fn span_json(&self, id: u64) -> Option<Value> {
+        let (len, validators) = self.spans.as_ref()?;
+        let start = id.checked_mul(*len)?;
+        let end = start.checked_add(len - 1)?;
+        let set: Vec<Value> = validators
+            .iter()
+            .enumerate()
+            .map(|(i, a)| json!({"val_id": (i + 1).to_string(), "signer": format!("{a:#x}"), "voting_power": "1"}))
+            .collect();
+        Some(json!({"span": {
+            "id": id.to_string(),
+            "start_block": start.to_string(),
+            "end_block": end.to_string(),
+            "validator_set": {"validators": set.clone(), "total_voting_power": set.len().to_string()},
+            "selected_producers": set,
+            "bor_chain_id": self.bor_chain_id,
+        }}))
     }
 
     /// Appends checkpoints (ids must continue the sequence).
@@ -117,6 +148,34 @@ async fn by_id(State(feed): State<CheckpointFeed>, Path(id): Path<String>) -> Re
     }
 }
 
+async fn latest_span(State(feed): State<CheckpointFeed>) -> Response {
+    let at = feed
+        .inner
+        .read()
+        .expect("feed lock")
+        .milestone
+        .map_or(0, |(n, _, _)| n);
+    let id = feed.spans.as_ref().map_or(0, |(len, _)| at / len);
+    match feed.span_json(id) {
+        Some(body) => json_response(body).into_response(),
+        None => not_found("this devnet serves no spans".into()),
+    }
+}
+
+async fn span_by_id(State(feed): State<CheckpointFeed>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            json_response(json!({"code": 3, "message": format!("invalid span id `{id}`")})),
+        )
+            .into_response();
+    };
+    match feed.span_json(id) {
+        Some(body) => json_response(body).into_response(),
+        None => not_found(format!("span {id} not found")),
+    }
+}
+
 async fn milestone(State(feed): State<CheckpointFeed>) -> Response {
     let state = feed.inner.read().expect("feed lock");
     let Some((number, hash, timestamp)) = state.milestone else {
@@ -143,6 +202,8 @@ pub fn router(feed: CheckpointFeed) -> Router {
         .route("/checkpoints/{id}", get(by_id))
         .route("/milestone/latest", get(milestone))
         .route("/milestones/latest", get(milestone))
+        .route("/bor/spans/latest", get(latest_span))
+        .route("/bor/spans/{id}", get(span_by_id))
         .with_state(feed)
 }
 
