@@ -252,7 +252,7 @@ async fn fetcher_cluster_syncs_chain_byte_identical() {
     // A negative duration is refused.
     let err = f
         .ban_peer(v1::BanPeerRequest {
-            peer: other,
+            peer: other.clone(),
             duration: Some(prost_types::Duration {
                 seconds: -5,
                 nanos: 0,
@@ -262,6 +262,38 @@ async fn fetcher_cluster_syncs_chain_byte_identical() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+    // Out-of-range nanos are refused too.
+    let err = f
+        .ban_peer(v1::BanPeerRequest {
+            peer: other.clone(),
+            duration: Some(prost_types::Duration {
+                seconds: 5,
+                nanos: 2_000_000_000,
+            }),
+            reason: "bad".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+    // A ban for i64::MAX seconds is a (very long) ban, not a panic that poisons the pool:
+    // the fetcher goes on answering and listing its peers.
+    f.ban_peer(v1::BanPeerRequest {
+        peer: other.clone(),
+        duration: Some(prost_types::Duration {
+            seconds: i64::MAX,
+            nanos: 999_999_999,
+        }),
+        reason: "forever".into(),
+    })
+    .await
+    .unwrap();
+    let peers = f
+        .list_peers(v1::ListPeersRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .peers;
+    assert!(peers.iter().all(|p| p.node_id != other), "{peers:?}");
 }
 
 /// Starts `hypasis-fetcher` (its store and scheduler are not there: it retries, after it has

@@ -139,7 +139,13 @@ impl FetcherRpc for FetcherGrpc {
             Some(d) => {
                 let secs = u64::try_from(d.seconds)
                     .map_err(|_| Status::invalid_argument("`duration`: must not be negative"))?;
-                let nanos = u32::try_from(d.nanos).unwrap_or(0);
+                let nanos = u32::try_from(d.nanos)
+                    .ok()
+                    .filter(|n| *n < 1_000_000_000)
+                    .ok_or_else(|| {
+                        Status::invalid_argument("`duration`: nanos must be within 0..1e9")
+                    })?;
+                // Any length is accepted; the pool cuts it to its longest ban.
                 pool.ban_for(id, Duration::new(secs, nanos));
             }
             // The pool bans protocol violators for its configured ban duration.

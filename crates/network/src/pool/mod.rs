@@ -48,6 +48,9 @@ use crate::{
 
 pub use rate::{Kind, MAX_CAPACITY, RateTracker};
 
+/// The longest ban: ten years (longer requests are cut to it).
+pub const MAX_BAN: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 /// Score at or below which a peer is banned.
 pub const BAN_SCORE: i64 = -100;
 /// Highest score: a clean peer. Scores are penalties that decay by one per useful answer, so
@@ -810,9 +813,15 @@ impl Inner {
     }
 
     fn ban_for(&self, peer: NodeId, fault: Fault, duration: Duration) {
+        // A ban of any length (an operator's `BanPeer` may ask for centuries) ends at the
+        // latest after MAX_BAN: the deadline is computed before the lock, never overflowing.
+        let duration = duration.min(MAX_BAN);
+        let until = Instant::now()
+            .checked_add(duration)
+            .unwrap_or_else(Instant::now);
         let handle = match self.state.lock() {
             Ok(mut st) => {
-                st.bans.insert(peer, Instant::now() + duration);
+                st.bans.insert(peer, until);
                 st.peers.remove(&peer).map(|p| p.handle)
             }
             Err(_) => None,

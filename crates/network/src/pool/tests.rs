@@ -231,6 +231,14 @@ async fn slow_peers_cool_down_and_liars_stay_banned() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(pool.is_banned(&peer), "a liar stays banned");
     assert_eq!(pool.peer_count(), 0);
+    // A ban of any length neither panics nor poisons the pool's lock (it is cut to MAX_BAN).
+    let other = generate_secret_key();
+    let other = hypasis_rlpx::identity::node_id(&other);
+    pool.ban_for(other, Duration::MAX);
+    pool.ban_for(other, Duration::from_secs(u64::MAX));
+    assert!(pool.is_banned(&other));
+    assert!(pool.banned().contains(&other));
+    assert!(pool.is_banned(&peer), "the pool still answers");
     assert!(Fault::Invalid.is_misbehaviour() && Fault::UnknownHead.is_misbehaviour());
     assert!(!Fault::Timeout.is_misbehaviour() && !Fault::Slow.is_misbehaviour());
     pool.shutdown().await;
