@@ -55,7 +55,8 @@ pub fn load_secret_key(path: impl AsRef<Path>) -> Result<SecretKey, KeyFileError
     parse_secret_key(&text)
 }
 
-/// Saves `key` to `path` as 64 hex characters. On Unix the file is created with mode `0600`.
+/// Saves `key` to `path` as 64 hex characters. On Unix the file is created with mode `0600`,
+/// and an existing file is set to `0600` before the key is written.
 pub fn save_secret_key(path: impl AsRef<Path>, key: &SecretKey) -> Result<(), KeyFileError> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -66,6 +67,12 @@ pub fn save_secret_key(path: impl AsRef<Path>, key: &SecretKey) -> Result<(), Ke
         options.mode(0o600);
     }
     let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        // An existing file keeps no wider mode: tightened before the key is written into it.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     file.write_all(hex::encode(key.to_secret_bytes()).as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -121,6 +128,13 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            // A key saved over a world-readable file leaves it 0600.
+            let wide = dir.path().join("wide");
+            std::fs::write(&wide, "x").unwrap();
+            std::fs::set_permissions(&wide, std::fs::Permissions::from_mode(0o644)).unwrap();
+            save_secret_key(&wide, &key).unwrap();
+            let mode = std::fs::metadata(&wide).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
 

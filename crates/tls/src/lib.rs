@@ -80,14 +80,27 @@ fn write(path: &Path, data: &[u8], private: bool) -> Result<(), TlsError> {
         path: path.into(),
         source,
     };
-    std::fs::write(path, data).map_err(io)?;
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     if private {
+        // Created 0600, never readable by others, not even for a moment.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io)?;
+    #[cfg(unix)]
+    if private {
+        // A file that was there before keeps no wider mode: tightened before the key is in it.
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
     }
     #[cfg(not(unix))]
     let _ = private;
+    file.write_all(data).map_err(io)?;
+    file.sync_all().map_err(io)?;
     Ok(())
 }
 
@@ -278,6 +291,24 @@ mod tests {
                 "private keys must not be group/world readable"
             );
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_0600_even_when_they_existed_wider() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.key");
+        std::fs::write(&path, b"old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write(&path, b"secret", true).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"secret");
+        let fresh = dir.path().join("new.key");
+        write(&fresh, b"secret", true).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]
