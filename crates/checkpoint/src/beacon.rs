@@ -20,8 +20,8 @@
 
 use crate::error::{SourceError, SourceResult};
 use crate::http::{
-    ParseError, ParseResult, RestClient, b256_hex, field, hex_bytes, str_field, type_name,
-    u64_field,
+    ParseError, ParseResult, RestClient, b256_hex, field, hex_bytes, redact_url, str_field,
+    type_name, u64_field,
 };
 use crate::retry::{RetryPolicy, retry};
 use crate::source::CheckpointSource;
@@ -890,7 +890,7 @@ impl BeaconSource {
         timeout: Duration,
     ) -> SourceResult<Self> {
         Ok(Self {
-            rest: RestClient::new(url, format!("beacon {url}"), timeout)?,
+            rest: RestClient::new(url, format!("beacon {}", redact_url(url)), timeout)?,
             trusted_root,
             network,
             retry: RetryPolicy::default(),

@@ -21,8 +21,8 @@
 
 use crate::error::{SourceError, SourceResult};
 use crate::http::{
-    Fetched, ParseError, ParseResult, RestClient, address_hex, b256_hex_or_base64, str_field,
-    type_name, u64_field,
+    Fetched, ParseError, ParseResult, RestClient, address_hex, b256_hex_or_base64, redact_url,
+    str_field, type_name, u64_field,
 };
 use crate::retry::{RetryPolicy, retry};
 use crate::source::CheckpointSource;
@@ -283,7 +283,7 @@ impl HeimdallSource {
     /// A source over the Heimdall REST API at `url` (e.g. `https://heimdall-api.polygon.technology`).
     pub fn new(url: &str, timeout: Duration) -> SourceResult<Self> {
         Ok(Self {
-            rest: RestClient::new(url, format!("heimdall {url}"), timeout)?,
+            rest: RestClient::new(url, format!("heimdall {}", redact_url(url)), timeout)?,
             retry: RetryPolicy::default(),
             bor_chain_id: None,
         })

@@ -34,6 +34,30 @@ pub enum Fetched {
     NotFound(String),
 }
 
+/// A source URL as it may be logged: scheme, host and port only. Provider URLs often carry an
+/// API key in the path, the query or the user part (`https://…/v3/KEY`), so those are replaced
+/// by `…`.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) if u.has_host() => {
+            let mut out = format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default());
+            if let Some(port) = u.port() {
+                out.push_str(&format!(":{port}"));
+            }
+            let hidden = !u.username().is_empty()
+                || u.password().is_some()
+                || !u.path().trim_matches('/').is_empty()
+                || u.query().is_some()
+                || u.fragment().is_some();
+            if hidden {
+                out.push_str("/…");
+            }
+            out
+        }
+        _ => "<unparsable URL>".into(),
+    }
+}
+
 impl RestClient {
     /// A client for `base` (e.g. `http://127.0.0.1:1317`), naming itself `origin` in errors.
     pub fn new(base: &str, origin: String, timeout: Duration) -> SourceResult<Self> {
@@ -498,6 +522,28 @@ pub fn address_hex(s: &str, name: &str) -> ParseResult<Address> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_keys_in_urls_are_not_logged() {
+        assert_eq!(
+            redact_url("https://mainnet.infura.io/v3/0123abcd"),
+            "https://mainnet.infura.io/…"
+        );
+        assert_eq!(
+            redact_url("wss://eth.example:8546/?key=s3cret"),
+            "wss://eth.example:8546/…"
+        );
+        assert_eq!(
+            redact_url("https://user:pw@rpc.example/"),
+            "https://rpc.example/…"
+        );
+        assert_eq!(redact_url("http://127.0.0.1:1317"), "http://127.0.0.1:1317");
+        assert_eq!(
+            redact_url("http://127.0.0.1:1317/"),
+            "http://127.0.0.1:1317"
+        );
+        assert_eq!(redact_url("not a url"), "<unparsable URL>");
+    }
     use serde_json::json;
 
     #[test]

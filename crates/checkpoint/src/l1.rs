@@ -13,7 +13,7 @@
 //! A checkpoint submitted after that block does not exist for this source yet.
 
 use crate::error::{ErrorKind, SourceError, SourceResult};
-use crate::http::{ParseError, ensure_crypto_provider};
+use crate::http::{ParseError, ensure_crypto_provider, redact_url};
 use crate::retry::{RetryPolicy, retry};
 use crate::source::CheckpointSource;
 use alloy_primitives::{Address, B256, U256};
@@ -106,7 +106,7 @@ impl RootChainSource {
     /// reconnected by the transport).
     pub async fn connect(url: &str, contract: Address, finality: L1Finality) -> SourceResult<Self> {
         ensure_crypto_provider();
-        let origin = format!("l1 {url}");
+        let origin = format!("l1 {}", redact_url(url));
         let ws = url.starts_with("ws://") || url.starts_with("wss://");
         let cell = tokio::sync::OnceCell::new();
         if ws {
@@ -163,7 +163,7 @@ impl RootChainSource {
     }
 
     fn origin(&self) -> String {
-        format!("l1 {}", self.url)
+        format!("l1 {}", redact_url(&self.url))
     }
 
     fn rpc_err(&self, what: &str, e: TransportError) -> SourceError {

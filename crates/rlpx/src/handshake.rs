@@ -370,8 +370,8 @@ impl KeccakMac {
     }
 }
 
-/// Session secrets derived from the handshake.
-#[derive(Debug, Clone)]
+/// Session secrets derived from the handshake (their `Debug` shows no key material).
+#[derive(Clone)]
 pub struct Secrets {
     /// AES-256-CTR key for frame encryption.
     pub aes_secret: B256,
@@ -381,6 +381,17 @@ pub struct Secrets {
     pub egress_mac: KeccakMac,
     /// MAC state for bytes we receive.
     pub ingress_mac: KeccakMac,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("aes_secret", &"<redacted>")
+            .field("mac_secret", &"<redacted>")
+            .field("egress_mac", &"<redacted>")
+            .field("ingress_mac", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Which side of the handshake we are.
@@ -538,6 +549,33 @@ pub async fn recipient_handshake<S: AsyncRead + AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_do_not_print_key_material() {
+        let (a, b) = (
+            crate::identity::generate_secret_key(),
+            crate::identity::generate_secret_key(),
+        );
+        let secrets = Secrets::derive(
+            Role::Initiator,
+            &a,
+            &b.public_key(),
+            &B256::repeat_byte(1),
+            &B256::repeat_byte(2),
+            b"auth",
+            b"ack",
+        );
+        let text = format!("{secrets:?}");
+        assert!(text.contains("<redacted>"), "{text}");
+        assert!(
+            !text.contains(&format!("{:x}", secrets.aes_secret)[2..10]),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&hex::encode(&secrets.mac_secret[..4])),
+            "{text}"
+        );
+    }
     use crate::frame::frame_states;
 
     #[tokio::test]

@@ -153,6 +153,27 @@ pub struct ProtocolSpec {
     pub message_count: u64,
 }
 
+/// Most characters of a peer's client id kept (geth's are under 100).
+pub const MAX_CLIENT_ID_CHARS: usize = 256;
+
+/// A peer's client id as we keep and log it: at most [`MAX_CLIENT_ID_CHARS`] characters,
+/// control characters escaped (a remote string must not forge log lines).
+fn client_id_text(raw: &[u8]) -> String {
+    // At most four bytes per character: nothing past that is even decoded.
+    let raw = &raw[..raw.len().min(MAX_CLIENT_ID_CHARS * 4)];
+    String::from_utf8_lossy(raw)
+        .chars()
+        .take(MAX_CLIENT_ID_CHARS)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 /// The `Hello` message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hello {
@@ -230,7 +251,7 @@ impl Hello {
         }
         Ok(Self {
             protocol_version,
-            client_id: String::from_utf8_lossy(&client).into_owned(),
+            client_id: client_id_text(&client),
             capabilities,
             listen_port: u16::try_from(listen_port).unwrap_or(0),
             node_id: NodeId::from_slice(&id),
@@ -504,6 +525,34 @@ mod tests {
         assert_eq!(hello.listen_port, 9999);
         let reencoded = Hello::decode(&hello.encode()).unwrap();
         assert_eq!(reencoded, hello);
+    }
+
+    #[test]
+    fn a_long_or_control_laden_client_id_is_capped_and_escaped() {
+        let mut hello = Hello::decode(
+            &hex::decode(concat!(
+                "f87137916b6e6574682f76302e39312f706c616e39cdc5836574683dc6846d6f726b1682270fb840",
+                "fda1cff674c90c9a197539fe3dfb53086ace64f83ed7c6eabec741f7f381cc803e52ab2cd55d5569",
+                "bce4347107a310dfd5f88a010cd2ffd1005ca406f1842877c883666f6f836261720304"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        hello.client_id = "x".repeat(100_000);
+        let got = Hello::decode(&hello.encode()).unwrap();
+        assert_eq!(got.client_id.chars().count(), MAX_CLIENT_ID_CHARS);
+        hello.client_id = "geth\nERROR forged line\u{1b}[31m".into();
+        let got = Hello::decode(&hello.encode()).unwrap();
+        assert!(
+            !got.client_id.chars().any(char::is_control),
+            "{:?}",
+            got.client_id
+        );
+        assert!(
+            got.client_id.starts_with("geth\\nERROR"),
+            "{}",
+            got.client_id
+        );
     }
 
     #[test]
