@@ -252,6 +252,12 @@ async fn store_over_mtls_reflection_reads_writes_and_refusals() {
 
     // Metrics endpoint serves hypasis_* metrics.
     let text = http_get(store.metrics, "/metrics").await;
+    // Every process says what it runs: version and commit.
+    assert!(
+        text.lines().any(|l| l.starts_with("hypasis_build_info{")
+            && l.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION")))),
+        "{text}"
+    );
     let metric = |name: &str, label: &str| -> Option<String> {
         text.lines()
             .find(|l| l.starts_with(name) && l.contains(label))

@@ -149,6 +149,7 @@ pub async fn serve(cfg: FetcherServiceConfig) -> Result<(), NodeError> {
         hypasis_proto::service_names::FETCHER,
         cfg.common.clone(),
     )?;
+    rt.metrics.set_chain(&cfg.spec.name);
     let metrics = FetcherMetrics::new(&rt.metrics.registry);
     let secret = cfg.node_key.load()?;
     let p2p = p2p::start(&cfg.spec, &cfg.p2p, secret).await?;

@@ -203,6 +203,7 @@ pub async fn serve(cfg: SchedulerServiceConfig) -> Result<(), NodeError> {
         cfg.common.clone(),
     )?;
     rt.set_serving(false).await;
+    rt.metrics.set_chain(&cfg.spec.name);
     let metrics = SchedulerMetrics::register(&rt.metrics.registry)?;
     let (_stop_tx, mut stop_rx) = crate::runtime::stop_on_signal();
 

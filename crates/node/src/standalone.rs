@@ -209,6 +209,7 @@ impl Standalone {
             hypasis_proto::service_names::VALIDATOR,
             hypasis_proto::service_names::CHECKPOINT,
         ]);
+        rt.metrics.set_chain(&spec.name);
         let registry = rt.metrics.registry.clone();
         let max_msg = rt.max_message_bytes;
 

@@ -12,7 +12,7 @@ mod layer;
 pub use layer::{GrpcLayer, GrpcService};
 
 use opentelemetry::trace::TracerProvider as _;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use std::net::SocketAddr;
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
 
@@ -145,7 +145,14 @@ pub struct Metrics {
     pub grpc_requests: IntCounterVec,
     /// `hypasis_grpc_request_duration_seconds{service,method}`.
     pub grpc_latency: HistogramVec,
+    /// `hypasis_build_info{version,commit,chain}`: 1 for what this process runs.
+    pub build_info: IntGaugeVec,
 }
+
+/// The crate version and the commit the binaries were built from.
+pub const BUILD_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The commit the binaries were built from (`unknown` outside a git checkout).
+pub const BUILD_COMMIT: &str = env!("HYPASIS_GIT_COMMIT");
 
 impl Metrics {
     /// A registry with the gRPC metrics registered and `service` as a constant label.
@@ -176,13 +183,35 @@ impl Metrics {
             ]),
             &["service", "method"],
         )?;
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "hypasis_build_info",
+                "The version, commit and chain this process runs (always 1)",
+            ),
+            &["version", "commit", "chain"],
+        )?;
+        build_info
+            .with_label_values(&[BUILD_VERSION, BUILD_COMMIT, ""])
+            .set(1);
         registry.register(Box::new(grpc_requests.clone()))?;
         registry.register(Box::new(grpc_latency.clone()))?;
+        registry.register(Box::new(build_info.clone()))?;
         Ok(Self {
             registry,
             grpc_requests,
             grpc_latency,
+            build_info,
         })
+    }
+
+    /// Names the chain in `hypasis_build_info` (once it is known from the configuration).
+    pub fn set_chain(&self, chain: &str) {
+        let _ = self
+            .build_info
+            .remove_label_values(&[BUILD_VERSION, BUILD_COMMIT, ""]);
+        self.build_info
+            .with_label_values(&[BUILD_VERSION, BUILD_COMMIT, chain])
+            .set(1);
     }
 
     /// Renders the registry in the Prometheus text format.
@@ -316,5 +345,41 @@ mod readiness_tests {
         assert!(get(addr, "/readyz").await.contains(" 200 "));
         let _ = stop_tx.send(true);
         let _ = task.await;
+    }
+}
+
+#[cfg(test)]
+mod build_info_tests {
+    use super::*;
+
+    #[test]
+    fn build_info_names_the_version_the_commit_and_then_the_chain() {
+        let m = Metrics::new("hypasis-test").unwrap();
+        let text = m.render();
+        let line = |text: &str| {
+            text.lines()
+                .find(|l| l.starts_with("hypasis_build_info{"))
+                .map(str::to_string)
+                .unwrap_or_else(|| panic!("no build_info in:\n{text}"))
+        };
+        let before = line(&text);
+        assert!(
+            before.contains(&format!("version=\"{BUILD_VERSION}\"")),
+            "{before}"
+        );
+        assert!(before.contains("commit=\""), "{before}");
+        assert!(before.ends_with(" 1"), "{before}");
+        assert!(!BUILD_COMMIT.is_empty());
+        m.set_chain("devnet");
+        let text = m.render();
+        let after = line(&text);
+        assert!(after.contains("chain=\"devnet\""), "{after}");
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("hypasis_build_info{"))
+                .count(),
+            1,
+            "{text}"
+        );
     }
 }
