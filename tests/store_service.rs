@@ -10,7 +10,7 @@ use hypasis_proto::v1::{self, store_client::StoreClient};
 use hypasis_storage_api::contract::{test_chain, with_receipt_count};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tonic::transport::{Channel, Endpoint};
 
 struct Store {
@@ -278,6 +278,30 @@ async fn store_over_mtls_reflection_reads_writes_and_refusals() {
         metric("hypasis_grpc_requests_total", "method=\"PutBatch\"").is_some(),
         "{text}"
     );
+
+    // A client that connects and never starts the TLS handshake is dropped after the
+    // handshake timeout (no slow-loris holding connections before authentication), while
+    // others are served meanwhile.
+    {
+        use tokio::io::AsyncReadExt;
+        let mut idle = tokio::net::TcpStream::connect(store.grpc).await.unwrap();
+        let opened = Instant::now();
+        assert_eq!(
+            stats(&mut client).await.blocks,
+            64,
+            "served while a connection idles"
+        );
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(30), idle.read(&mut buf))
+            .await
+            .expect("the idle connection was not closed within 30 s");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        assert!(
+            opened.elapsed() >= Duration::from_secs(5),
+            "closed after {:?}: before the handshake timeout",
+            opened.elapsed()
+        );
+    }
 
     // SIGTERM: graceful exit, data intact after restart.
     store.proc.signal("TERM");

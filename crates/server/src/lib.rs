@@ -23,6 +23,15 @@ use tonic_health::server::HealthReporter;
 
 pub use tonic_health;
 
+/// How long a client has to complete the TLS handshake after connecting.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Concurrent HTTP/2 streams per connection.
+pub const MAX_STREAMS: u32 = 128;
+/// Requests served at once per connection (further ones wait).
+pub const MAX_IN_FLIGHT: usize = 64;
+/// Largest request header list.
+pub const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
+
 /// Server start-up failures (local faults: fix configuration or free the port).
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -224,13 +233,23 @@ impl ServiceRuntime {
             .build_v1alpha()
             .map_err(|e| ServerError::Reflection(e.to_string()))?;
 
+        // Limits against clients that hold connections or streams open: a TLS handshake must
+        // finish within TLS_HANDSHAKE_TIMEOUT (no pre-authentication slow-loris), a connection
+        // carries at most MAX_STREAMS streams and MAX_IN_FLIGHT requests at once, and header
+        // lists are small.
         let mut builder = Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-            .timeout(Duration::from_secs(300));
+            .timeout(Duration::from_secs(300))
+            .max_concurrent_streams(MAX_STREAMS)
+            .concurrency_limit_per_connection(MAX_IN_FLIGHT)
+            .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+            .http2_max_pending_accept_reset_streams(Some(64));
         match &self.config.tls {
             TlsMode::Mutual(dir) => {
-                let tls = TlsFiles::in_dir(dir, self.name).server_config()?;
+                let tls = TlsFiles::in_dir(dir, self.name)
+                    .server_config()?
+                    .timeout(TLS_HANDSHAKE_TIMEOUT);
                 builder = builder.tls_config(tls)?;
             }
             TlsMode::Insecure => {
