@@ -95,17 +95,32 @@ impl RestClient {
             SourceError::transient(&self.origin, format!("GET {path}: {}", describe(&e)))
         })?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| {
+        // Read in chunks and stop past MAX_BODY: a huge (or endless) answer is refused without
+        // being held in memory first. A declared length over the cap is refused at once.
+        if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(SourceError::invalid(
+                &self.origin,
+                format!(
+                    "GET {path}: body of {} bytes is too large (at most {MAX_BODY})",
+                    resp.content_length().unwrap_or_default()
+                ),
+            ));
+        }
+        let mut resp = resp;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| {
             SourceError::transient(
                 &self.origin,
                 format!("GET {path}: reading body: {}", describe(&e)),
             )
-        })?;
-        if body.len() > MAX_BODY {
-            return Err(SourceError::invalid(
-                &self.origin,
-                format!("GET {path}: body of {} bytes is too large", body.len()),
-            ));
+        })? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(SourceError::invalid(
+                    &self.origin,
+                    format!("GET {path}: body is larger than {MAX_BODY} bytes"),
+                ));
+            }
+            body.extend_from_slice(&chunk);
         }
         let snippet = || String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
         if status.as_u16() == 404 {
@@ -522,6 +537,68 @@ pub fn address_hex(s: &str, name: &str) -> ParseResult<Address> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answers every request with `head` and then, when `chunks`, 64 KiB chunks
+    /// without end; returns its URL and a counter of the body bytes it managed to send.
+    async fn endless_server(
+        head: &'static str,
+        chunks: bool,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = sent.clone();
+        tokio::spawn(async move {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mut req = [0u8; 4096];
+            let _ = sock.read(&mut req).await;
+            if sock.write_all(head.as_bytes()).await.is_err() || !chunks {
+                return;
+            }
+            let chunk = format!("{:x}\r\n{}\r\n", 65536, "x".repeat(65536));
+            while sock.write_all(chunk.as_bytes()).await.is_ok() {
+                counter.fetch_add(65536, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        (format!("http://{addr}"), sent)
+    }
+
+    #[tokio::test]
+    async fn huge_or_endless_bodies_are_refused_without_being_read_whole() {
+        let (url, sent) = endless_server(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            true,
+        )
+        .await;
+        let client = RestClient::new(&url, "test".into(), Duration::from_secs(30)).unwrap();
+        let err = match client.get("/x").await {
+            Err(e) => e,
+            Ok(_) => panic!("an endless body was accepted"),
+        };
+        assert!(err.to_string().contains("larger than"), "{err}");
+        assert!(!err.is_transient(), "{err}");
+        // The client stopped near the cap instead of reading on.
+        let n = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            n < 4 * MAX_BODY,
+            "{n} bytes were sent before the client stopped"
+        );
+
+        let (url, _) = endless_server(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n",
+            false,
+        )
+        .await;
+        let client = RestClient::new(&url, "test".into(), Duration::from_secs(30)).unwrap();
+        let err = match client.get("/x").await {
+            Err(e) => e,
+            Ok(_) => panic!("a 1 GB body was accepted"),
+        };
+        assert!(err.to_string().contains("too large"), "{err}");
+    }
 
     #[test]
     fn api_keys_in_urls_are_not_logged() {
