@@ -1101,6 +1101,17 @@ pub async fn scheduler_term_fencing<S: BlockStorage>(store: &S) {
     })
     .await;
 
+    // The largest term would make fencing impossible (nothing could follow it): refused,
+    // nothing changes.
+    let before = observe(store).await;
+    let res = store
+        .commit_scheduler(&delta(u64::MAX, &[(2, b"takeover")], &[5]))
+        .await;
+    assert_refused(store, &before, "term u64::MAX", res, |e| {
+        matches!(e, StorageError::InvalidArgument(_))
+    })
+    .await;
+
     store
         .commit_scheduler(&delta(3, &[(u64::MAX, b"max")], &[]))
         .await

@@ -237,6 +237,21 @@ pub fn check_read(what: &str, start: u64, end: u64, limit: usize) -> StorageResu
     Ok(limit > 0)
 }
 
+/// The term of a scheduler write against the highest one stored: lower is a deposed leader
+/// ([`StorageError::StaleTerm`]); `u64::MAX` is refused outright, since no later term could
+/// fence a leader that held it.
+pub fn check_term(given: u64, current: u64) -> StorageResult<()> {
+    if given == u64::MAX {
+        return Err(StorageError::InvalidArgument(
+            "scheduler term u64::MAX is reserved: no later term could fence it".into(),
+        ));
+    }
+    if given < current {
+        return Err(StorageError::StaleTerm { given, current });
+    }
+    Ok(())
+}
+
 /// A batch block already stored: it must be the same block (same hash), else the batch
 /// conflicts with what is stored and nothing of it is written.
 pub fn check_same_block(number: u64, stored: B256, batch: B256) -> StorageResult<()> {

@@ -12,7 +12,7 @@ use hypasis_primitives::{Checkpoint, RawBlock, VerificationLevel};
 use hypasis_storage_api::{
     BlockBatch, BlockStorage, PutOutcome, SchedulerDelta, SchedulerSnapshot, StorageError,
     StorageResult, StorageStats, check_batch, check_checkpoint, check_read, check_same_block,
-    indexed_block,
+    check_term, indexed_block,
     record::{decode_checkpoint, encode_checkpoint, len_u32},
 };
 use std::borrow::Cow;
@@ -947,12 +947,7 @@ impl BlockStorage for FdbStorage {
                 Some(v) => u64_be("scheduler term", &v)?,
                 None => 0,
             };
-            if delta.term < current {
-                return Err(Fail::Store(StorageError::StaleTerm {
-                    given: delta.term,
-                    current,
-                }));
-            }
+            check_term(delta.term, current)?;
             trx.set(&keys.term, &delta.term.to_be_bytes());
             for key in &delta.deletes {
                 let head = keys.sched.pack(key);

@@ -38,7 +38,7 @@ use hypasis_primitives::{Checkpoint, RawBlock, VerificationLevel};
 use hypasis_storage_api::{
     BlockBatch, BlockStorage, PutOutcome, SchedulerDelta, SchedulerSnapshot, StorageError,
     StorageResult, StorageStats, check_batch, check_checkpoint, check_read, check_same_block,
-    indexed_block,
+    check_term, indexed_block,
     record::{decode_checkpoint, encode_checkpoint, len_u32},
 };
 use redb::{
@@ -672,12 +672,7 @@ impl BlockStorage for RedbStorage {
             s.write(|txn| {
                 let mut meta = txn.open_table(META).map_err(db_err)?;
                 let current = meta_get(&meta, META_SCHEDULER_TERM)?;
-                if delta.term < current {
-                    return Err(StorageError::StaleTerm {
-                        given: delta.term,
-                        current,
-                    });
-                }
+                check_term(delta.term, current)?;
                 meta.insert(META_SCHEDULER_TERM, delta.term)
                     .map_err(db_err)?;
                 let mut table = txn.open_table(SCHEDULER).map_err(db_err)?;
