@@ -519,6 +519,15 @@ impl Cluster {
         )
     }
 
+    async fn scheduler_status(&self, i: usize) -> v1::SchedulerStatus {
+        self.scheduler_client(i)
+            .await
+            .get_status(v1::GetSchedulerStatusRequest {})
+            .await
+            .expect("scheduler status")
+            .into_inner()
+    }
+
     async fn fetcher_client(&self, i: usize) -> Option<FetcherClient<Channel>> {
         try_channel(self.fetchers[i].addr, &self.certs)
             .await
@@ -874,13 +883,7 @@ async fn cluster_syncs_devnet_byte_identical() {
     let c = Cluster::start(Opts::default()).await;
     let leader = c.wait_leader(Duration::from_secs(30)).await;
     // Anchored at the milestone: the devnet's head, with its hash.
-    let status = c
-        .scheduler_client(leader)
-        .await
-        .get_status(v1::GetSchedulerStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let status = c.scheduler_status(leader).await;
     let anchor = status.anchor.expect("anchored");
     assert_eq!(anchor.range.unwrap().end, BLOCKS);
     assert_eq!(
@@ -896,13 +899,7 @@ async fn cluster_syncs_devnet_byte_identical() {
     c.assert_units_done_once(leader).await;
     // The scheduler follows the checkpoint service's trusted head: the milestone at the
     // devnet's head, nothing left between the stored head and it.
-    let status = c
-        .scheduler_client(leader)
-        .await
-        .get_status(v1::GetSchedulerStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let status = c.scheduler_status(leader).await;
     let head = status.trusted_head.expect("a trusted head in the status");
     assert_eq!(head.number, BLOCKS);
     assert_eq!(

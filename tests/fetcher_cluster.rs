@@ -190,12 +190,7 @@ async fn fetcher_cluster_syncs_chain_byte_identical() {
     assert!(!st.fetcher_id.is_empty());
     assert_eq!(st.bytes_in_flight_limit, 16 << 20);
     assert_eq!(st.chain.unwrap().genesis_hash, spec.genesis_hash.to_vec());
-    let listed = f
-        .list_peers(v1::ListPeersRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .peers;
+    let listed = connected(&mut f).await;
     assert_eq!(listed.len(), 2, "{listed:?}");
     let victim = listed[0].node_id.clone();
     let r = f
@@ -208,34 +203,15 @@ async fn fetcher_cluster_syncs_chain_byte_identical() {
         .unwrap()
         .into_inner();
     assert!(r.was_connected);
-    let after = f
-        .list_peers(v1::ListPeersRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .peers;
+    let after = connected(&mut f).await;
     assert!(after.iter().all(|p| p.node_id != victim), "{after:?}");
 
     // A ban with a duration ends: the other peer, banned for one second, is dialed again.
     let other = after[0].node_id.clone();
-    f.ban_peer(v1::BanPeerRequest {
-        peer: other.clone(),
-        duration: Some(prost_types::Duration {
-            seconds: 1,
-            nanos: 0,
-        }),
-        reason: "short".into(),
-    })
-    .await
-    .unwrap();
+    ban(&mut f, &other, 1, 0, "short").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let peers = f
-            .list_peers(v1::ListPeersRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .peers;
+        let peers = connected(&mut f).await;
         if peers.iter().any(|p| p.node_id == other) {
             assert!(
                 peers.iter().all(|p| p.node_id != victim),
@@ -250,50 +226,45 @@ async fn fetcher_cluster_syncs_chain_byte_identical() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // A negative duration is refused.
-    let err = f
-        .ban_peer(v1::BanPeerRequest {
-            peer: other.clone(),
-            duration: Some(prost_types::Duration {
-                seconds: -5,
-                nanos: 0,
-            }),
-            reason: "bad".into(),
-        })
-        .await
-        .unwrap_err();
+    let err = ban(&mut f, &other, -5, 0, "bad").await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
     // Out-of-range nanos are refused too.
-    let err = f
-        .ban_peer(v1::BanPeerRequest {
-            peer: other.clone(),
-            duration: Some(prost_types::Duration {
-                seconds: 5,
-                nanos: 2_000_000_000,
-            }),
-            reason: "bad".into(),
-        })
+    let err = ban(&mut f, &other, 5, 2_000_000_000, "bad")
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
     // A ban for i64::MAX seconds is a (very long) ban, not a panic that poisons the pool:
     // the fetcher goes on answering and listing its peers.
+    ban(&mut f, &other, i64::MAX, 999_999_999, "forever")
+        .await
+        .unwrap();
+    let peers = connected(&mut f).await;
+    assert!(peers.iter().all(|p| p.node_id != other), "{peers:?}");
+}
+
+/// The fetcher's connected peers (`ListPeers`).
+async fn connected(f: &mut FetcherClient<Channel>) -> Vec<v1::PeerInfo> {
+    f.list_peers(v1::ListPeersRequest {})
+        .await
+        .expect("list peers")
+        .into_inner()
+        .peers
+}
+
+/// `BanPeer` of `peer` for `seconds` + `nanos` (a raw wire duration, refusals included).
+async fn ban(
+    f: &mut FetcherClient<Channel>,
+    peer: &str,
+    seconds: i64,
+    nanos: i32,
+    reason: &str,
+) -> Result<tonic::Response<v1::BanPeerResponse>, tonic::Status> {
     f.ban_peer(v1::BanPeerRequest {
-        peer: other.clone(),
-        duration: Some(prost_types::Duration {
-            seconds: i64::MAX,
-            nanos: 999_999_999,
-        }),
-        reason: "forever".into(),
+        peer: peer.to_string(),
+        duration: Some(prost_types::Duration { seconds, nanos }),
+        reason: reason.into(),
     })
     .await
-    .unwrap();
-    let peers = f
-        .list_peers(v1::ListPeersRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .peers;
-    assert!(peers.iter().all(|p| p.node_id != other), "{peers:?}");
 }
 
 /// Starts `hypasis-fetcher` (its store and scheduler are not there: it retries, after it has

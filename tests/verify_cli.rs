@@ -266,10 +266,11 @@ fn corrupt_era1_is_reported() {
 /// it as the data's fault; the real header passes against the same set.
 #[test]
 fn a_bor_signer_outside_the_validators_file_is_refused() {
+    use alloy_primitives::Address;
     use alloy_rlp::{Decodable, Encodable};
     use hypasis_primitives::ChainSpec;
     use hypasis_validation::{BlockData, Validator, bor};
-    use secp256k1::{Message, SecretKey, ecdsa::RecoverableSignature};
+    use secp256k1::SecretKey;
 
     let dir = tempfile::tempdir().unwrap();
     let spec = ChainSpec::polygon();
@@ -278,12 +279,10 @@ fn a_bor_signer_outside_the_validators_file_is_refused() {
     let set: Vec<String> = Validator::new(spec.clone())
         .check_block(&BlockData::header_only(parent), 49_999_999)
         .unwrap()
-        .bor
-        .unwrap()
-        .announced_validators
-        .unwrap()
+        .announced_signers()
+        .expect("a sprint end announces its validators")
         .iter()
-        .map(|v| v.address.to_string())
+        .map(Address::to_string)
         .collect();
     let list = dir.path().join("validators.json");
     std::fs::write(&list, serde_json::to_string(&set).unwrap()).unwrap();
@@ -299,17 +298,20 @@ fn a_bor_signer_outside_the_validators_file_is_refused() {
     )
     .unwrap();
 
-    // The real 50,000,000 passes against either form.
-    let real = fixture("polygon-recent/h50000000.rlp");
-    for file in [&list, &heimdall_form] {
-        let out = verify(&[
+    let with_set = |headers: &Path, validators: &Path| {
+        verify(&[
             "--chain",
             "polygon",
             "--headers",
-            real.to_str().unwrap(),
+            headers.to_str().unwrap(),
             "--validators",
-            file.to_str().unwrap(),
-        ]);
+            validators.to_str().unwrap(),
+        ])
+    };
+    // The real 50,000,000 passes against either form.
+    let real = fixture("polygon-recent/h50000000.rlp");
+    for file in [&list, &heimdall_form] {
+        let out = with_set(&real, file);
         assert!(out.status.success(), "{}", stderr(&out));
     }
 
@@ -319,28 +321,13 @@ fn a_bor_signer_outside_the_validators_file_is_refused() {
     let key =
         SecretKey::from_secret_bytes(alloy_primitives::keccak256(b"not a polygon validator").0)
             .unwrap();
-    let seal = bor::seal_hash(&spec, &header).unwrap();
-    let (recid, rs) =
-        RecoverableSignature::sign_ecdsa_recoverable(Message::from_digest(seal.0), &key)
-            .serialize_compact();
-    let mut extra = header.extra_data.to_vec();
-    let at = extra.len() - bor::EXTRA_SEAL;
-    extra[at..at + 64].copy_from_slice(&rs);
-    extra[at + 64] = u8::from(recid);
-    header.extra_data = extra.into();
+    bor::seal(&spec, &mut header, &key).unwrap();
     let mut forged = Vec::new();
     header.encode(&mut forged);
     let forged_file = dir.path().join("forged.rlp");
     std::fs::write(&forged_file, &forged).unwrap();
     for file in [&list, &heimdall_form] {
-        let out = verify(&[
-            "--chain",
-            "polygon",
-            "--headers",
-            forged_file.to_str().unwrap(),
-            "--validators",
-            file.to_str().unwrap(),
-        ]);
+        let out = with_set(&forged_file, file);
         assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
         let err = stderr(&out);
         assert!(
@@ -363,14 +350,7 @@ fn a_bor_signer_outside_the_validators_file_is_refused() {
     let bad = dir.path().join("bad.json");
     for text in ["[]", "[\"0x12\"]", "{\"validators\": 3}"] {
         std::fs::write(&bad, text).unwrap();
-        let out = verify(&[
-            "--chain",
-            "polygon",
-            "--headers",
-            real.to_str().unwrap(),
-            "--validators",
-            bad.to_str().unwrap(),
-        ]);
+        let out = with_set(&real, &bad);
         assert!(!out.status.success());
         assert!(
             stderr(&out).contains("--validators"),

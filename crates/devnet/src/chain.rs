@@ -501,13 +501,7 @@ impl Devnet {
                 .or(parent.base_fee_per_gas.map(u128::from))
                 .unwrap_or(1_000_000_000);
             header.base_fee_per_gas = Some(u64::try_from(base_fee).unwrap_or(u64::MAX));
-            let seal = bor::seal_hash(&self.spec, &header).expect("extra-data has a seal");
-            let (rs, v) = sign(&signer.key, seal);
-            let mut extra = header.extra_data.to_vec();
-            let at = extra.len() - 65;
-            extra[at..at + 64].copy_from_slice(&rs);
-            extra[at + 64] = v;
-            header.extra_data = extra.into();
+            bor::seal(&self.spec, &mut header, &signer.key).expect("extra-data has a seal");
             let mut encoded = Vec::with_capacity(header.length());
             header.encode(&mut encoded);
             let hash = keccak256(&encoded);

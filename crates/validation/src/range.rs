@@ -143,6 +143,15 @@ pub struct CheckedBlock {
     pub bor: Option<BorHeaderInfo>,
 }
 
+impl CheckedBlock {
+    /// The signer addresses a Bor sprint-end header announces for the next sprint (`None`
+    /// on other blocks and chains).
+    pub fn announced_signers(&self) -> Option<Vec<Address>> {
+        let list = self.bor.as_ref()?.announced_validators.as_ref()?;
+        Some(list.iter().map(|v| v.address).collect())
+    }
+}
+
 /// Validates blocks of one chain.
 #[derive(Clone, Debug)]
 pub struct Validator {

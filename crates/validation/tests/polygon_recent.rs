@@ -17,7 +17,7 @@ use hypasis_validation::receipts::{
     receipts_in_root, set_aside_state_sync_receipts, validate_receipts,
 };
 use hypasis_validation::{Anchors, BlockData, SealedHeader, ValidationError as E, Validator};
-use secp256k1::{Message, SecretKey, ecdsa::RecoverableSignature};
+use secp256k1::SecretKey;
 
 /// Signer of 83,772,960 and 89,174,945 (README of the fixtures).
 const RECENT_SIGNER: Address = address!("0e94B9b3fABD95338B8b23C36caAE1d640e1339f");
@@ -66,14 +66,7 @@ fn full_block(number: u64) -> BlockData {
 
 /// Replaces the 65-byte seal with a signature of `key` over the seal hash.
 fn resign(spec: &ChainSpec, mut header: Header, key: &SecretKey) -> Header {
-    let seal = bor::seal_hash(spec, &header).unwrap();
-    let sig = RecoverableSignature::sign_ecdsa_recoverable(Message::from_digest(seal.0), key);
-    let (recid, rs) = sig.serialize_compact();
-    let mut extra = header.extra_data.to_vec();
-    let at = extra.len() - bor::EXTRA_SEAL;
-    extra[at..at + 64].copy_from_slice(&rs);
-    extra[at + 64] = u8::from(recid);
-    header.extra_data = extra.into();
+    bor::seal(spec, &mut header, key).unwrap();
     header
 }
 
@@ -208,13 +201,8 @@ fn sprint_end_validator_list_admits_the_signer_and_refuses_a_forged_one() {
     let announced: Vec<Address> = v
         .check_block(&honest[0], 0)
         .unwrap()
-        .bor
-        .unwrap()
-        .announced_validators
-        .unwrap()
-        .iter()
-        .map(|val| val.address)
-        .collect();
+        .announced_signers()
+        .unwrap();
     assert!(!announced.contains(&forged_signer));
     let forged_block = BlockData::header_only(encode_header(&forged));
     // Alone, the forged header's rules hold (its seal is valid; nobody says who may sign).
