@@ -17,7 +17,7 @@ use hypasis_validation::split_concatenated;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tonic::transport::{Channel, Endpoint};
 
 const FIRST: u64 = 1_000_000;
@@ -273,9 +273,15 @@ async fn export_writes_verifiable_files_and_refuses_gaps() {
     assert!(!empty.exists());
 }
 
-fn start_scheduler(tmp: &Path, certs: &Path, store: SocketAddr) -> (ChildGuard, SocketAddr) {
+fn start_scheduler(
+    tmp: &Path,
+    certs: &Path,
+    store: SocketAddr,
+    trusted_head: &str,
+) -> (ChildGuard, SocketAddr) {
     let addr = free_addr();
     let mut cmd = Command::new(bin("hypasis-scheduler"));
+    cmd.args(["--trusted-head", trusted_head]);
     cmd.args(["--listen", &addr.to_string()])
         .args(["--metrics-listen", &free_addr().to_string()])
         .arg("--tls-dir")
@@ -311,7 +317,10 @@ async fn status_prints_the_scheduler_and_store_state() {
     // Blocks below the anchor are stored.
     let blocks = fixture_blocks();
     put(store_addr, &certs, &blocks[..idx(1_000_010)]).await;
-    let (mut sched, sched_addr) = start_scheduler(tmp.path(), &certs, store_addr);
+    // The operator's trusted head: the last fixture block.
+    let head = &blocks[idx(LAST)];
+    let trusted_head = format!("{LAST}:{}", head.hash);
+    let (mut sched, sched_addr) = start_scheduler(tmp.path(), &certs, store_addr, &trusted_head);
     wait_serving(&mut sched, sched_addr, &certs, "hypasis.v1.Scheduler").await;
 
     // The backward direction is paused through the admin API; status shows it.
@@ -324,22 +333,37 @@ async fn status_prints_the_scheduler_and_store_state() {
         .unwrap();
 
     let (sa, st) = (sched_addr.to_string(), store_addr.to_string());
-    let out = hypasis(&[
-        "status",
-        "--scheduler",
-        &sa,
-        "--tls-dir",
-        s(&certs),
-        "--store",
-        &st,
-    ]);
-    assert!(out.status.success(), "{}", sched.log_text());
-    let o = stdout(&out);
+    // The trusted head is read at the leader's refresh (every 200 ms here).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let o = loop {
+        let out = hypasis(&[
+            "status",
+            "--scheduler",
+            &sa,
+            "--tls-dir",
+            s(&certs),
+            "--store",
+            &st,
+        ]);
+        assert!(out.status.success(), "{}", sched.log_text());
+        let o = stdout(&out);
+        if o.contains("block-anchor") || Instant::now() > deadline {
+            break o;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert!(o.contains("leader, term"), "{o}");
-    // A scheduler on a fixed anchor without the checkpoint service has no trusted head.
+    // Without the checkpoint service, the operator's --trusted-head is the trusted head.
+    let line = o
+        .lines()
+        .find(|l| l.starts_with("trusted:"))
+        .unwrap_or_else(|| panic!("{o}"));
     assert!(
-        o.contains("trusted:   none (no checkpoint source gives a trusted head)"),
-        "{o}"
+        line.contains(&format!(
+            "block-anchor {LAST} (--trusted-head) = {}",
+            head.hash
+        )),
+        "{line}"
     );
     assert!(o.contains("chain mainnet (chain id 1)"), "{o}");
     assert!(o.contains("anchor:    block 1000010"), "{o}");

@@ -129,6 +129,79 @@ pub trait AnchorStream: Send + Sync + fmt::Debug {
     async fn wait_above(&self, after: Option<u64>) -> Result<TrustedBlock, AnchorError>;
 }
 
+/// A trusted head an operator gives (`--trusted-head NUMBER:HASH`): always the same block.
+#[derive(Debug, Clone)]
+pub struct FixedHead(pub TrustedBlock);
+
+impl FixedHead {
+    /// The operator's block `number` with `hash`.
+    pub fn new(number: u64, hash: B256) -> Self {
+        Self(TrustedBlock {
+            number,
+            hash,
+            origin: TrustOrigin::BlockAnchor,
+            label: Some("--trusted-head".into()),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl AnchorStream for FixedHead {
+    async fn trusted_head(&self) -> Result<Option<TrustedBlock>, AnchorError> {
+        Ok(Some(self.0.clone()))
+    }
+
+    async fn wait_above(&self, after: Option<u64>) -> Result<TrustedBlock, AnchorError> {
+        if after.is_none_or(|a| self.0.number > a) {
+            return Ok(self.0.clone());
+        }
+        // A fixed head never rises.
+        std::future::pending().await
+    }
+}
+
+/// The highest of several trusted heads (the checkpoint service's beside an operator's): a
+/// source that fails is passed over while another answers.
+#[derive(Debug)]
+pub struct HighestHead(pub Vec<std::sync::Arc<dyn AnchorStream>>);
+
+#[async_trait::async_trait]
+impl AnchorStream for HighestHead {
+    async fn trusted_head(&self) -> Result<Option<TrustedBlock>, AnchorError> {
+        let mut best: Option<TrustedBlock> = None;
+        let mut failure = None;
+        for source in &self.0 {
+            match source.trusted_head().await {
+                Ok(Some(b)) if best.as_ref().is_none_or(|x| b.number > x.number) => best = Some(b),
+                Ok(_) => {}
+                Err(e) => failure = Some(e),
+            }
+        }
+        match (best, failure) {
+            (Some(b), _) => Ok(Some(b)),
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(None),
+        }
+    }
+
+    async fn wait_above(&self, after: Option<u64>) -> Result<TrustedBlock, AnchorError> {
+        let waits = self.0.iter().map(|s| s.wait_above(after));
+        let mut pending: Vec<_> = waits.collect();
+        if pending.is_empty() {
+            return std::future::pending().await;
+        }
+        // The first head any source gives above `after`.
+        loop {
+            let (result, _, rest) = futures::future::select_all(pending).await;
+            match result {
+                Ok(b) => return Ok(b),
+                Err(e) if rest.is_empty() => return Err(e),
+                Err(_) => pending = rest,
+            }
+        }
+    }
+}
+
 /// Hands out the checkpoints the checkpoint service accepted, ascending by id.
 #[async_trait::async_trait]
 pub trait CheckpointFeed: Send + Sync + fmt::Debug {
@@ -154,6 +227,49 @@ impl CheckpointFeed for FixedCheckpoints {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A source that always fails.
+    #[derive(Debug)]
+    struct Down;
+
+    #[async_trait::async_trait]
+    impl AnchorStream for Down {
+        async fn trusted_head(&self) -> Result<Option<TrustedBlock>, AnchorError> {
+            Err(AnchorError::Unavailable("down".into()))
+        }
+        async fn wait_above(&self, _: Option<u64>) -> Result<TrustedBlock, AnchorError> {
+            Err(AnchorError::Unavailable("down".into()))
+        }
+    }
+
+    #[test]
+    fn the_highest_head_wins_and_a_failing_source_is_passed_over() {
+        use futures::executor::block_on;
+        use std::sync::Arc;
+        let low = FixedHead::new(100, B256::repeat_byte(1));
+        let high = FixedHead::new(200, B256::repeat_byte(2));
+        assert_eq!(block_on(low.trusted_head()).unwrap().unwrap().number, 100);
+        assert_eq!(block_on(low.wait_above(Some(99))).unwrap().number, 100);
+        assert_eq!(
+            block_on(low.trusted_head())
+                .unwrap()
+                .unwrap()
+                .label
+                .as_deref(),
+            Some("--trusted-head")
+        );
+        let both = HighestHead(vec![Arc::new(low.clone()), Arc::new(Down), Arc::new(high)]);
+        assert_eq!(block_on(both.trusted_head()).unwrap().unwrap().number, 200);
+        assert_eq!(block_on(both.wait_above(Some(150))).unwrap().number, 200);
+        let down = HighestHead(vec![Arc::new(Down)]);
+        assert!(block_on(down.trusted_head()).is_err());
+        assert!(block_on(down.wait_above(None)).is_err());
+        assert!(
+            block_on(HighestHead(vec![]).trusted_head())
+                .unwrap()
+                .is_none()
+        );
+    }
 
     #[test]
     fn trusted_blocks_round_trip_and_garbage_is_refused() {

@@ -50,6 +50,10 @@ pub struct StandaloneArgs {
     data_dir: PathBuf,
     #[command(flatten)]
     p2p: P2pArgs,
+    /// A trusted head given by the operator, `NUMBER:0xHASH` (any chain): followed beside the
+    /// checkpoint sources' (the higher one counts) and shown in the status.
+    #[arg(long, value_name = "NUMBER:HASH")]
+    trusted_head: Option<String>,
     /// Anchor and checkpoint sources. `--trusted NUMBER:0xHASH` anchors on that block; with
     /// `--heimdall` on the checkpoint follower's trusted head (Heimdall's latest milestone); with
     /// only `--l1-rpc` or `--beacon` on the newest agreed checkpoint.
@@ -182,6 +186,11 @@ async fn main(args: StandaloneArgs) -> anyhow::Result<()> {
 
     let mut cfg = StandaloneConfig::new(spec.clone(), args.data_dir.clone());
     cfg.p2p = args.p2p.config()?;
+    cfg.trusted_head = args
+        .trusted_head
+        .as_deref()
+        .map(|h| hypasis_node::scheduler::parse_anchor("--trusted-head", h, true))
+        .transpose()?;
     cfg.anchor = anchor;
     cfg.sources = sources;
     cfg.checkpoint_poll = Duration::from_millis(args.checkpoint_poll_ms.max(50));

@@ -3,7 +3,9 @@
 
 use crate::runtime::default_advertise;
 use crate::{ConfigError, NodeError};
-use hypasis_checkpoint_api::{AnchorStream, CheckpointFeed, FixedCheckpoints};
+use hypasis_checkpoint_api::{
+    AnchorStream, CheckpointFeed, FixedCheckpoints, FixedHead, HighestHead,
+};
 use hypasis_config::CommonConfig;
 use hypasis_coordination::{Coordinator, EtcdCoordinator, EtcdOptions, LocalCoordinator};
 use hypasis_primitives::{B256, ChainSpec};
@@ -186,6 +188,9 @@ pub struct SchedulerServiceConfig {
     /// without a fixed anchor its trusted head (Polygon: Heimdall's latest milestone) anchors
     /// the schedule. `None`: no checkpoints (a schedule on a fixed anchor alone).
     pub checkpoint: Option<String>,
+    /// A trusted head the operator gives (`--trusted-head NUMBER:HASH`), followed beside the
+    /// checkpoint service's.
+    pub trusted_head: Option<Anchor>,
     /// Cutting and leasing.
     pub settings: SchedulerSettings,
 }
@@ -274,7 +279,7 @@ pub async fn serve(cfg: SchedulerServiceConfig) -> Result<(), NodeError> {
         metrics,
         Some((rt.health.clone(), hypasis_proto::service_names::SCHEDULER)),
     );
-    if let Some(heads) = heads {
+    if let Some(heads) = with_operator_head(heads, cfg.trusted_head) {
         node.follow_trusted_head(heads);
     }
     let service = node
@@ -286,6 +291,22 @@ pub async fn serve(cfg: SchedulerServiceConfig) -> Result<(), NodeError> {
     rt.serve(routes, crate::runtime::stopped(stop_rx)).await?;
     let _ = node_task.await;
     Ok(())
+}
+
+/// The trusted heads to follow: the checkpoint service's and the operator's
+/// (`--trusted-head`), the higher one counting.
+pub fn with_operator_head(
+    heads: Option<Arc<dyn AnchorStream>>,
+    operator: Option<Anchor>,
+) -> Option<Arc<dyn AnchorStream>> {
+    let fixed = operator.and_then(|a| {
+        a.hash
+            .map(|h| Arc::new(FixedHead::new(a.number, h)) as Arc<dyn AnchorStream>)
+    });
+    match (heads, fixed) {
+        (Some(h), Some(f)) => Some(Arc::new(HighestHead(vec![h, f]))),
+        (h, f) => h.or(f),
+    }
 }
 
 /// The trusted head of `anchors` as the anchor, waiting (and retrying while the checkpoint

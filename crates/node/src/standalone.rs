@@ -73,6 +73,9 @@ pub struct StandaloneConfig {
     pub p2p: P2pConfig,
     /// The anchor.
     pub anchor: AnchorChoice,
+    /// A trusted head the operator gives (`--trusted-head NUMBER:HASH`), followed beside the
+    /// checkpoint follower's.
+    pub trusted_head: Option<Anchor>,
     /// Checkpoint sources (Heimdall, L1, beacon).
     pub sources: SourceArgs,
     /// How often the checkpoint sources are polled.
@@ -113,6 +116,7 @@ impl StandaloneConfig {
             data_dir,
             p2p: P2pConfig::default(),
             anchor: AnchorChoice::LatestCheckpoint,
+            trusted_head: None,
             sources: SourceArgs::default(),
             checkpoint_poll: Duration::from_secs(5),
             checkpoints_from: None,
@@ -295,7 +299,11 @@ impl Standalone {
             SchedulerMetrics::register(&registry)?,
             None,
         );
-        node.follow_trusted_head(Arc::new(hub.clone()));
+        if let Some(heads) =
+            crate::scheduler::with_operator_head(Some(Arc::new(hub.clone())), cfg.trusted_head)
+        {
+            node.follow_trusted_head(heads);
+        }
         tasks.push(tokio::spawn(node.clone().run(stop_rx.clone())));
 
         // Fetcher on the devp2p pool.

@@ -72,6 +72,10 @@ struct Args {
     /// cannot anchor the hash linkage on their own.
     #[arg(long, env = "HYPASIS_CHECKPOINT", value_name = "URL")]
     checkpoint: Option<String>,
+    /// A trusted head given by the operator, `NUMBER:HASH` (any chain): followed beside the
+    /// checkpoint service's, the higher one counts; shown in the status.
+    #[arg(long, value_name = "NUMBER:HASH")]
+    trusted_head: Option<String>,
     /// A fixed tip, in addition to what fetchers announce.
     #[arg(long, value_name = "NUMBER")]
     tip: Option<u64>,
@@ -126,6 +130,11 @@ fn main() -> anyhow::Result<()> {
         advertise: args.advertise,
         anchor,
         checkpoint: args.checkpoint,
+        trusted_head: args
+            .trusted_head
+            .as_deref()
+            .map(|h| parse_anchor("--trusted-head", h, true))
+            .transpose()?,
         settings: SchedulerSettings {
             genesis: args.genesis,
             unit_size: args.unit_size,
