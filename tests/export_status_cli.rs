@@ -333,18 +333,15 @@ async fn status_prints_the_scheduler_and_store_state() {
         .unwrap();
 
     let (sa, st) = (sched_addr.to_string(), store_addr.to_string());
+    let status = |extra: &[&str]| {
+        let mut args = vec!["status", "--scheduler", &sa, "--tls-dir", s(&certs)];
+        args.extend_from_slice(extra);
+        hypasis(&args)
+    };
     // The trusted head is read at the leader's refresh (every 200 ms here).
     let deadline = Instant::now() + Duration::from_secs(10);
     let o = loop {
-        let out = hypasis(&[
-            "status",
-            "--scheduler",
-            &sa,
-            "--tls-dir",
-            s(&certs),
-            "--store",
-            &st,
-        ]);
+        let out = status(&["--store", &st]);
         assert!(out.status.success(), "{}", sched.log_text());
         let o = stdout(&out);
         if o.contains("block-anchor") || Instant::now() > deadline {
@@ -397,14 +394,7 @@ async fn status_prints_the_scheduler_and_store_state() {
     assert!(o.contains("present: 1000000..=1000009"), "{o}");
 
     // The same as JSON, with numbers that add up.
-    let out = hypasis(&[
-        "status",
-        "--scheduler",
-        &sa,
-        "--tls-dir",
-        s(&certs),
-        "--json",
-    ]);
+    let out = status(&["--json"]);
     assert!(out.status.success());
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["leader"], true);
