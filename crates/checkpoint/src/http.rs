@@ -91,7 +91,7 @@ impl RestClient {
     /// 404 is [`Fetched::NotFound`]; other statuses and undecodable bodies are invalid.
     pub async fn get(&self, path: &str) -> SourceResult<Fetched> {
         let url = format!("{}{}", self.base, path);
-        let resp = self.client.get(&url).send().await.map_err(|e| {
+        let mut resp = self.client.get(&url).send().await.map_err(|e| {
             SourceError::transient(&self.origin, format!("GET {path}: {}", describe(&e)))
         })?;
         let status = resp.status();
@@ -106,7 +106,6 @@ impl RestClient {
                 ),
             ));
         }
-        let mut resp = resp;
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| {
             SourceError::transient(

@@ -136,14 +136,20 @@ impl SchedulerNode {
         *self.trusted_heads.write().expect("poisoned") = Some(heads);
     }
 
-    /// The trusted head now, from the followed source; a failure is logged and leaves the
-    /// head where it was.
+    /// The trusted head now, from the followed source; a failure, or no answer within the
+    /// refresh interval (the leader loop must not wait on the checkpoint service), is logged
+    /// and leaves the head where it was.
     async fn read_trusted_head(&self) -> Option<hypasis_checkpoint_api::TrustedBlock> {
         let heads = self.trusted_heads.read().expect("poisoned").clone()?;
-        match heads.trusted_head().await {
-            Ok(head) => head,
-            Err(e) => {
+        let bound = self.cfg.refresh_interval.max(Duration::from_secs(1));
+        match tokio::time::timeout(bound, heads.trusted_head()).await {
+            Ok(Ok(head)) => head,
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "reading the trusted head failed; it stays where it was");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(waited = ?bound, "the trusted head did not come in time; it stays where it was");
                 None
             }
         }
